@@ -1,0 +1,5 @@
+import sys
+
+from synthrec.cli import main
+
+sys.exit(main())
