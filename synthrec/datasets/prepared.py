@@ -51,8 +51,10 @@ class PreparedData:
         out = Path(out_dir)
         write_parquet(out / INTERACTIONS_FILE, self.interactions)
         write_parquet(out / ITEMS_FILE, self.items)
-        write_json(out / MANIFEST_FILE, {**self.manifest, "n_users": self.n_users,
-                                         "n_items": self.n_items})
+        write_json(
+            out / MANIFEST_FILE,
+            {**self.manifest, "n_users": self.n_users, "n_items": self.n_items},
+        )
 
     @classmethod
     def load(cls, out_dir: str | Path) -> "PreparedData":

@@ -34,7 +34,9 @@ def exclusion_mask(
     rows = np.repeat(np.arange(len(histories)), [len(h) for h in histories])
     cols = np.concatenate(histories) if len(histories) else np.zeros(0, np.int64)
     mask[torch.from_numpy(rows), torch.from_numpy(cols.astype(np.int64))] = True
-    mask[torch.arange(len(histories)), torch.from_numpy(targets.astype(np.int64))] = False
+    mask[torch.arange(len(histories)), torch.from_numpy(targets.astype(np.int64))] = (
+        False
+    )
     mask[:, PADDING_ITEM] = True
     return mask
 

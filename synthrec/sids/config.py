@@ -35,7 +35,7 @@ class SidConfig:
 
     # Residual levels (rq_kmeans, rq_vae).
     num_levels: int = 3
-    codebook_size: int = 32
+    codebook_size: int = 256
     kmeans_iters: int = 25
     kmeans_algorithm: Literal["lloyd", "minibatch"] = "lloyd"
 

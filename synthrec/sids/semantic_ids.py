@@ -12,6 +12,7 @@ from synthrec.sids import tokens
 
 CODES_FILE = "codes.parquet"
 META_FILE = "sids.json"
+REPORT_FILE = "report.json"
 
 
 @dataclass
@@ -50,6 +51,8 @@ class SemanticIds:
         write_parquet(out / CODES_FILE, frame)
         write_json(out / META_FILE, {"vocab_size": self.vocab_size, "method": self.method,
                                      "num_codes": self.num_codes, "report": self.report})
+        # The quality report on its own, for `synthrec sids report` and readers.
+        write_json(out / REPORT_FILE, self.report)
 
     @classmethod
     def load(cls, out_dir: str | Path) -> "SemanticIds":

@@ -7,6 +7,7 @@ is tracked), so a resumed sweep recognises trials it has already finished.
 """
 
 import dataclasses
+import json
 import logging
 import os
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ _LOCATION_FIELDS = (
     "run_name",
 )
 _TRIAL_ID_CHARS = 12
+# Written by synthrec.lm.build_tokenizer next to the tokenizer files.
+_TOKENIZER_META = "synthrec_tokenizer.json"
 SECONDS_PER_HOUR = 3600.0
 
 
@@ -108,8 +111,9 @@ def plan_grid(
                     tid = trial_id(trial)
                     trial.out_dir = str(run_dir / "sweep" / "trials" / tid)
                     planned.append(
-                        PlannedTrial(tid, model.name, mixture_name, seed, num_tokens,
-                                     trial)
+                        PlannedTrial(
+                            tid, model.name, mixture_name, seed, num_tokens, trial
+                        )
                     )
     _check_unique(planned)
     return planned
@@ -173,13 +177,15 @@ def shape_non_embedding_params(model: ModelSizeConfig) -> int:
     return model.num_layers * (attn + mlp + norms) + h
 
 
-def estimate_cost(trial: TrialConfig, assumed_flops_per_gpu_s: float) -> TrialCost:
-    """FLOPs and GPU-hours of one trial, from lm.model_stats when available."""
-    stats = _model_stats(trial)
+def estimate_cost(
+    trial: TrialConfig, assumed_flops_per_gpu_s: float, vocab_size: int | None
+) -> TrialCost:
+    """FLOPs and GPU-hours of one trial, by lm.model_stats when it is there."""
+    stats = _model_stats(trial, vocab_size)
     if stats is not None:
         n = int(stats["num_params_non_embedding"])
         per_token = float(stats["flops_per_token"])
-        method = "lm.model_stats"
+        method = "lm.model_stats" + ("" if vocab_size else " without output layer")
     else:
         n = shape_non_embedding_params(trial.model)
         per_token = 6.0 * n
@@ -189,25 +195,31 @@ def estimate_cost(trial: TrialConfig, assumed_flops_per_gpu_s: float) -> TrialCo
     return TrialCost(n, per_token, flops, gpu_hours, method)
 
 
-def _model_stats(trial: TrialConfig) -> dict[str, Any] | None:
-    # The LM engine's own count (it knows the vocabulary and attention FLOPs);
-    # None while the engine or the tokenizer it needs is not there.
+def plan_vocab_size(
+    cfg: "RunConfig", tokenizer_dir: str | os.PathLike[str]
+) -> int | None:
+    """The built tokenizer's vocabulary, else sweep.plan_vocab_size (may be None)."""
+    meta = Path(tokenizer_dir) / _TOKENIZER_META
+    if meta.is_file():
+        return int(json.loads(meta.read_text(encoding="utf-8"))["vocab_size"])
+    return cfg.sweep.plan_vocab_size
+
+
+def _model_stats(trial: TrialConfig, vocab_size: int | None) -> dict[str, Any] | None:
+    # The LM engine's exact count (attention and output layer included).
     try:
-        from synthrec.lm import model_stats
+        from synthrec.lm.model import model_stats
     except ImportError:
         return None
-    try:
-        stats = model_stats(trial)
-    except Exception as exc:  # no tokenizer yet at plan time, or an offline checkpoint
-        log.debug("lm.model_stats unavailable for %s: %s", trial.run_name, exc)
-        return None
-    return stats if isinstance(stats, dict) else to_dict(stats)
+    return model_stats(trial.model, vocab_size or 0, trial.lm.max_seq_len)
 
 
 # -- printing -----------------------------------------------------------------
 
 
-def format_plan(planned: list[PlannedTrial], assumed_flops_per_gpu_s: float) -> str:
+def format_plan(
+    planned: list[PlannedTrial], assumed_flops_per_gpu_s: float, vocab_size: int | None
+) -> str:
     """A table of trials with estimated FLOPs and GPU-hours, and the totals."""
     header = (
         f"{'trial_id':<12}  {'model':<12} {'N (non-emb)':>12} {'tokens':>10} "
@@ -217,7 +229,7 @@ def format_plan(planned: list[PlannedTrial], assumed_flops_per_gpu_s: float) -> 
     total_flops = total_hours = 0.0
     methods = set()
     for p in planned:
-        cost = estimate_cost(p.config, assumed_flops_per_gpu_s)
+        cost = estimate_cost(p.config, assumed_flops_per_gpu_s, vocab_size)
         methods.add(cost.method)
         total_flops += cost.flops
         total_hours += cost.gpu_hours
@@ -230,7 +242,8 @@ def format_plan(planned: list[PlannedTrial], assumed_flops_per_gpu_s: float) -> 
     lines.append(
         f"{len(planned)} trials, {total_flops:.3e} FLOPs, {total_hours:.4g} GPU-hours "
         f"at an assumed {assumed_flops_per_gpu_s:.2e} FLOP/s per GPU "
-        f"(FLOPs by {', '.join(sorted(methods))}; evaluation not counted)"
+        f"(FLOPs by {', '.join(sorted(methods))}, vocabulary {vocab_size or 'unknown'};"
+        " evaluation not counted)"
     )
     return "\n".join(lines)
 

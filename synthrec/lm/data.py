@@ -1,0 +1,214 @@
+"""Packed training sequences from the corpus shards, mixed by modality.
+
+Each modality is one endless token stream: per epoch, a seeded shuffle of its
+shards and of the documents in each shard, every document tokenized and ended
+with end-of-text, all concatenated. A sequence is the next `max_seq_len` tokens
+of one stream (documents are packed across sequence boundaries).
+
+Which modality the next sequence comes from is decided by a deficit rule over
+sequence counts (`next_modality`), so the tokens seen per modality never differ
+from `mixture x tokens seen` by more than one sequence, with no randomness.
+The whole global order is the same on every worker; worker r of W takes
+sequences r, r + W, ... of each global batch, so the data a run sees does not
+depend on the number of workers.
+
+The position of every stream and the counts are plain integers
+(`MixtureSampler.state_dict`), saved in checkpoints so a resumed run continues
+with exactly the data it would have seen.
+"""
+
+import logging
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from synthrec.errors import SynthrecError
+from synthrec.lm.tokenizer import iter_texts
+
+log = logging.getLogger(__name__)
+
+IGNORE_INDEX = -100
+
+
+# -- pure pieces ----------------------------------------------------------------
+
+
+def next_modality(weights: dict[str, float], counts: dict[str, int]) -> str:
+    """The modality furthest behind its share after one more sequence.
+
+    Ties go to the earlier name in sorted order, so the choice is deterministic.
+    """
+    total = sum(weights.values())
+    n_next = sum(counts.values()) + 1
+    names = sorted(m for m, w in weights.items() if w > 0)
+    return max(names, key=lambda m: (weights[m] / total * n_next - counts[m],
+                                     -names.index(m)))
+
+
+def pack_eval(docs: Sequence[np.ndarray], max_seq_len: int, max_tokens: int,
+              pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """Documents in order, concatenated and cut into `(n, max_seq_len)` rows.
+
+    Returns (input_ids, labels); the last row is padded with `pad_id` inputs
+    and IGNORE_INDEX labels. At most `max_tokens` tokens are kept.
+    """
+    if not docs:
+        return (np.zeros((0, max_seq_len), np.int64),) * 2
+    stream = np.concatenate(docs)[:max_tokens]
+    n_rows = -(-len(stream) // max_seq_len)
+    ids = np.full(n_rows * max_seq_len, pad_id, np.int64)
+    labels = np.full(n_rows * max_seq_len, IGNORE_INDEX, np.int64)
+    ids[: len(stream)] = stream
+    labels[: len(stream)] = stream
+    return ids.reshape(n_rows, max_seq_len), labels.reshape(n_rows, max_seq_len)
+
+
+def _stream_seed(seed: int, modality: str, epoch: int) -> list[int]:
+    return [seed, zlib.crc32(modality.encode()), epoch]
+
+
+# -- tokenizing documents --------------------------------------------------------
+
+
+def encode_docs(tokenizer: Any, texts: list[str]) -> list[np.ndarray]:
+    """Token ids of each text, each ended with the end-of-text id."""
+    eos = tokenizer.eos_token_id
+    encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    return [np.asarray([*ids, eos], dtype=np.int64) for ids in encoded]
+
+
+def _shard_texts(shard: Path) -> list[str]:
+    return list(iter_texts([shard]))
+
+
+# -- one modality ------------------------------------------------------------------
+
+
+class ModalityStream:
+    """An endless, seeded, resumable token stream over one modality's shards."""
+
+    def __init__(self, name: str, shards: list[Path], tokenizer: Any, seed: int):
+        if not shards:
+            raise SynthrecError(f"modality {name!r} has no training shards")
+        self.name, self.shards, self.tokenizer, self.seed = name, shards, tokenizer, seed
+        self.epoch, self.shard_pos, self.offset = 0, 0, 0
+        self._docs: tuple[int, list[np.ndarray]] | None = None  # (shard, docs)
+        self._cache: tuple[tuple[int, int], np.ndarray] | None = None
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "shard_pos": self.shard_pos, "offset": self.offset}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.epoch, self.shard_pos = state["epoch"], state["shard_pos"]
+        self.offset = state["offset"]
+
+    def take(self, n: int) -> np.ndarray:
+        """The next `n` tokens, crossing shard and epoch boundaries as needed."""
+        parts, need = [], n
+        while need > 0:
+            tokens = self._current_tokens()
+            piece = tokens[self.offset : self.offset + need]
+            parts.append(piece)
+            need -= len(piece)
+            self.offset += len(piece)
+            if self.offset >= len(tokens):
+                self._advance()
+        return np.concatenate(parts)
+
+    def _advance(self) -> None:
+        self.offset = 0
+        self.shard_pos += 1
+        if self.shard_pos == len(self.shards):
+            self.shard_pos, self.epoch = 0, self.epoch + 1
+
+    def _current_tokens(self) -> np.ndarray:
+        # Shard order and document order are both reshuffled every epoch.
+        rng = np.random.default_rng(_stream_seed(self.seed, self.name, self.epoch))
+        shard_idx = int(rng.permutation(len(self.shards))[self.shard_pos])
+        key = (self.epoch, shard_idx)
+        if self._cache is None or self._cache[0] != key:
+            docs = self._shard_docs(shard_idx)
+            doc_rng = np.random.default_rng([*_stream_seed(self.seed, self.name,
+                                                           self.epoch), shard_idx])
+            order = doc_rng.permutation(len(docs))
+            self._cache = (key, np.concatenate([docs[i] for i in order]))
+        return self._cache[1]
+
+    def _shard_docs(self, shard_idx: int) -> list[np.ndarray]:
+        # The last shard's tokens are kept: one-shard modalities tokenize once.
+        if self._docs is None or self._docs[0] != shard_idx:
+            docs = encode_docs(self.tokenizer, _shard_texts(self.shards[shard_idx]))
+            if not docs:
+                raise SynthrecError(f"{self.shards[shard_idx]}: shard has no rows")
+            self._docs = (shard_idx, docs)
+        return self._docs[1]
+
+
+# -- the mixture -------------------------------------------------------------------
+
+
+class MixtureSampler:
+    """Global batches of packed sequences drawn by mixture weight, resumable."""
+
+    def __init__(self, corpus_dir: str | Path, mixture: dict[str, float],
+                 tokenizer: Any, max_seq_len: int, seed: int):
+        self.max_seq_len = max_seq_len
+        self.weights = {m: w for m, w in mixture.items() if w > 0}
+        self.counts = {m: 0 for m in self.weights}
+        self.streams = {
+            m: ModalityStream(m, modality_shards(corpus_dir, m), tokenizer, seed)
+            for m in sorted(self.weights)
+        }
+
+    def next_batch(self, num_sequences: int) -> tuple[np.ndarray, list[str]]:
+        """`(num_sequences, max_seq_len)` token ids and each row's modality."""
+        rows, names = [], []
+        for _ in range(num_sequences):
+            m = next_modality(self.weights, self.counts)
+            rows.append(self.streams[m].take(self.max_seq_len))
+            self.counts[m] += 1
+            names.append(m)
+        return np.stack(rows), names
+
+    def tokens_by_modality(self) -> dict[str, int]:
+        return {m: c * self.max_seq_len for m, c in self.counts.items()}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"counts": dict(self.counts),
+                "streams": {m: s.state_dict() for m, s in self.streams.items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.counts = {m: int(state["counts"][m]) for m in self.weights}
+        for m, s in self.streams.items():
+            s.load_state_dict(state["streams"][m])
+
+
+def modality_shards(corpus_dir: str | Path, modality: str) -> list[Path]:
+    folder = Path(corpus_dir) / "train" / modality
+    shards = sorted(folder.glob("part-*.parquet"))
+    if not shards:
+        raise SynthrecError(
+            f"mixture names modality {modality!r} but {folder} has no part-*.parquet"
+        )
+    return shards
+
+
+def load_eval_sets(corpus_dir: str | Path, tokenizer: Any, max_seq_len: int,
+                   max_tokens: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Every `eval/<set>/` folder as packed (input_ids, labels), in file order."""
+    root = Path(corpus_dir) / "eval"
+    sets = {}
+    for folder in sorted(p for p in root.glob("*") if p.is_dir()):
+        shards = sorted(folder.glob("part-*.parquet"))
+        docs = encode_docs(tokenizer, list(iter_texts(shards))) if shards else []
+        if not docs:
+            log.warning("evaluation set %s is empty; skipped", folder.name)
+            continue
+        sets[folder.name] = pack_eval(docs, max_seq_len, max_tokens,
+                                      tokenizer.pad_token_id)
+    if not sets:
+        raise SynthrecError(f"no evaluation sets under {root} (eval/<set>/part-*)")
+    return sets

@@ -1,0 +1,413 @@
+"""Fits of a curves table: per eval set, per-size L(D), L(N), joint L(N, D).
+
+`fit_curves` turns the table the sweep (or MLflow, or a user's CSV) produces
+into plain nested dicts of floats: parameters, bootstrap intervals (by run),
+and the held-out self-checks. A form that cannot be fitted for one eval set
+records its reason under `error` and the other forms and sets carry on.
+"""
+
+import logging
+import zlib
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from synthrec.errors import SynthrecError
+from synthrec.scaling import laws
+from synthrec.scaling.bootstrap import (
+    percentile_interval,
+    refit_batched,
+    resample_weights,
+)
+from synthrec.scaling.config import ScalingConfig
+
+log = logging.getLogger(__name__)
+
+REQUIRED_COLUMNS = ("N", "D", "eval_set", "loss")
+UNIT_COLUMNS = ("trial_id", "run_id")
+ANNEALED_KINDS = ("final", "cooldown")
+# C = 6 N D: forward + backward FLOPs per parameter per token (Kaplan et al.).
+DEFAULT_FLOPS_PER_PARAM_TOKEN = 6.0
+
+
+@dataclass(frozen=True)
+class Points:
+    """The points of one eval set, ready for fitting."""
+
+    n: np.ndarray
+    d: np.ndarray
+    loss: np.ndarray
+    weight: np.ndarray
+    unit: np.ndarray  # resampling unit (run) of each point, as strings
+
+    def subset(self, mask: np.ndarray) -> "Points":
+        return Points(
+            self.n[mask],
+            self.d[mask],
+            self.loss[mask],
+            self.weight[mask],
+            self.unit[mask],
+        )
+
+    @property
+    def x_joint(self) -> np.ndarray:
+        return np.column_stack([self.n, self.d])
+
+
+# -- the table -----------------------------------------------------------------
+
+
+def check_curves(curves: pd.DataFrame) -> None:
+    """Raise a SynthrecError unless `curves` has the columns every fit needs."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in curves.columns]
+    if missing:
+        raise SynthrecError(
+            f"curves table lacks column(s) {', '.join(missing)}; it needs "
+            f"{', '.join(REQUIRED_COLUMNS)} (extra columns are allowed)"
+        )
+    if curves.empty:
+        raise SynthrecError("curves table has no rows")
+    for col in ("N", "D", "loss"):
+        if not pd.api.types.is_numeric_dtype(curves[col]):
+            raise SynthrecError(
+                f"curves column {col!r} must be numeric, got {curves[col].dtype}"
+            )
+
+
+def unit_column(curves: pd.DataFrame) -> str | None:
+    """The column naming each point's run (the bootstrap unit), if any."""
+    return next((c for c in UNIT_COLUMNS if c in curves.columns), None)
+
+
+def select_points(curves: pd.DataFrame, cfg: ScalingConfig) -> pd.DataFrame:
+    """Apply exclusions (warm-up, un-annealed) and attach a `_weight` column."""
+    table = curves[curves["D"] >= cfg.min_tokens].copy()
+    weight = np.ones(len(table))
+    if "weight" in table.columns:
+        weight *= table["weight"].to_numpy(dtype=np.float64)
+    if "kind" in table.columns:
+        trunk = ~table["kind"].isin(ANNEALED_KINDS).to_numpy()
+        if cfg.annealed_only:
+            table, weight = table[~trunk], weight[~trunk]
+        else:
+            weight = np.where(trunk, weight * cfg.trunk_weight, weight)
+    table["_weight"] = weight
+    return table
+
+
+def _points(table: pd.DataFrame, cfg: ScalingConfig, eval_set: str) -> Points:
+    if cfg.drop_nonfinite:
+        finite = np.isfinite(table["loss"].to_numpy(dtype=np.float64))
+        if not finite.all():
+            log.warning(
+                "eval set %s: dropping %d NaN/inf loss point(s)",
+                eval_set,
+                int((~finite).sum()),
+            )
+            table = table[finite]
+    unit = unit_column(table)
+    if unit is not None:
+        units = table[unit].astype(str).to_numpy()
+    elif "seed" in table.columns:
+        units = (table["N"].astype(str) + "/" + table["seed"].astype(str)).to_numpy()
+    else:
+        units = table["N"].astype(str).to_numpy()
+    return Points(
+        table["N"].to_numpy(dtype=np.float64),
+        table["D"].to_numpy(dtype=np.float64),
+        table["loss"].to_numpy(dtype=np.float64),
+        table["_weight"].to_numpy(dtype=np.float64),
+        units,
+    )
+
+
+# -- one form with its bootstrap -------------------------------------------------
+
+
+def fit_form(
+    form: laws.Form,
+    x: np.ndarray,
+    points: Points,
+    strata: np.ndarray,
+    cfg: ScalingConfig,
+    seed: int,
+) -> tuple[dict, np.ndarray | None]:
+    """Fit `form`, bootstrap it by run; return its dict and (B, P) samples."""
+    problem = laws.make_problem(form, x, points.loss, points.weight)
+    result = laws.fit(problem, cfg.huber_delta, cfg.method, cfg.num_starts)
+    out = {
+        **result.params,
+        "objective": result.objective,
+        "converged": result.converged,
+        "method": result.method,
+        "n_points": int(np.sum(points.weight > 0)),
+        "n_runs": int(len(np.unique(points.unit))),
+    }
+    if not result.converged:
+        log.warning(
+            "%s fit did not meet its convergence test; treat it with care", form.name
+        )
+    if cfg.num_bootstrap == 0:
+        return out, None
+
+    resamples = resample_weights(points.unit, strata, cfg.num_bootstrap, seed)
+    weights = resamples.counts * points.weight[None, :]
+    thetas, converged = refit_batched(problem, result.theta, weights, cfg.huber_delta)
+    samples = laws.theta_to_params(thetas, problem.log_x0)
+    out["ci"] = {
+        name: list(percentile_interval(samples[:, i], cfg.confidence_level))
+        for i, name in enumerate(form.param_names)
+    }
+    out["bootstrap"] = {
+        "num": cfg.num_bootstrap,
+        "level": cfg.confidence_level,
+        "converged_fraction": float(converged.mean()),
+        "by_point_strata": [str(s) for s in resamples.point_fallback_strata],
+    }
+    if resamples.point_fallback_strata:
+        log.warning(
+            "%s: %d stratum(s) hold one run; their points are resampled by "
+            "point, which understates the interval width",
+            form.name,
+            len(resamples.point_fallback_strata),
+        )
+    return out, samples
+
+
+def _guarded(what: str, fn) -> dict:
+    try:
+        return fn()
+    except SynthrecError as exc:
+        log.warning("%s not fitted: %s", what, exc)
+        return {"error": str(exc)}
+
+
+# -- self-checks -----------------------------------------------------------------
+
+
+def holdout_check(points: Points, held_out: np.ndarray, cfg: ScalingConfig) -> dict:
+    """Fit the joint law without `held_out` points; errors of their predictions."""
+    train, test = points.subset(~held_out), points.subset(held_out)
+    if len(test.loss) == 0:
+        raise SynthrecError("nothing to hold out")
+    problem = laws.make_problem(laws.JOINT, train.x_joint, train.loss, train.weight)
+    result = laws.fit(problem, cfg.huber_delta, cfg.method, cfg.num_starts)
+    params = np.array([[result.params[k] for k in laws.JOINT.param_names]])
+    pred = laws.predict(params, test.x_joint)[0]
+    rel = np.abs(pred - test.loss) / test.loss
+    last = int(np.argmax(test.d))
+    return {
+        "n_train_points": len(train.loss),
+        "n_points": len(test.loss),
+        "mean_abs_rel_error": float(np.mean(rel)),
+        "max_abs_rel_error": float(np.max(rel)),
+        "final_abs_rel_error": float(rel[last]),
+        "final_N": float(test.n[last]),
+        "final_D": float(test.d[last]),
+        "final_loss": float(test.loss[last]),
+        "final_pred": float(pred[last]),
+    }
+
+
+def largest_d_mask(points: Points) -> np.ndarray:
+    """Each model size's points at its own largest token count."""
+    mask = np.zeros(len(points.d), dtype=bool)
+    for n in np.unique(points.n):
+        at_n = points.n == n
+        mask |= at_n & (points.d == points.d[at_n].max())
+    return mask
+
+
+# -- per eval set ------------------------------------------------------------------
+
+
+def fit_eval_set(points: Points, cfg: ScalingConfig, eval_set: str) -> dict:
+    seed = zlib.crc32(f"{cfg.seed}/{eval_set}".encode())
+    out: dict = {"n_points": len(points.loss), "n_sizes": len(np.unique(points.n))}
+
+    per_size = {}
+    for n in np.unique(points.n):
+        sub = points.subset(points.n == n)
+        per_size[str(int(n))] = _guarded(
+            f"{eval_set} L(D) at N={int(n)}",
+            lambda sub=sub: fit_form(
+                laws.PER_SIZE, sub.d[:, None], sub, np.zeros(len(sub.d)), cfg, seed
+            )[0],
+        )
+    out["per_size"] = per_size
+
+    samples: dict = {}
+
+    def joint() -> dict:
+        fitted, draws = fit_form(
+            laws.JOINT, points.x_joint, points, points.n, cfg, seed
+        )
+        if draws is not None:
+            samples["joint"] = {
+                name: draws[:, i].tolist()
+                for i, name in enumerate(laws.JOINT.param_names)
+            }
+        return fitted
+
+    out["joint"] = _guarded(f"{eval_set} joint L(N, D)", joint)
+    if "error" in out["joint"]:
+        out["error"] = out["joint"]["error"]
+    if cfg.fit_by_size:
+        out["by_size"] = _guarded(
+            f"{eval_set} L(N)", lambda: _fit_by_size(points, cfg, seed)
+        )
+    if cfg.holdout:
+        out["holdout"] = {
+            "largest_n": _guarded(
+                f"{eval_set} hold-out of the largest N",
+                lambda: holdout_check(points, points.n == points.n.max(), cfg),
+            ),
+            "largest_d": _guarded(
+                f"{eval_set} hold-out of the largest D",
+                lambda: holdout_check(points, largest_d_mask(points), cfg),
+            ),
+        }
+    if samples:
+        out["samples"] = samples
+    return out
+
+
+def _fit_by_size(points: Points, cfg: ScalingConfig, seed: int) -> dict:
+    # L(N) at the largest token count that every model size reached.
+    common = set(points.d[points.n == points.n[0]])
+    for n in np.unique(points.n):
+        common &= set(points.d[points.n == n])
+    if not common:
+        raise SynthrecError("no token count is shared by every model size")
+    d_common = max(common)
+    sub = points.subset(points.d == d_common)
+    fitted, _ = fit_form(
+        laws.BY_SIZE, sub.n[:, None], sub, np.zeros(len(sub.n)), cfg, seed
+    )
+    return {**fitted, "D": float(d_common)}
+
+
+def compute_relation(curves: pd.DataFrame) -> dict:
+    """How training FLOPs relate to N and D for this table: C = k * N * D."""
+    if "flops_per_token" in curves.columns:
+        ratio = curves["flops_per_token"].to_numpy(np.float64) / curves["N"].to_numpy(
+            np.float64
+        )
+        ratio = ratio[np.isfinite(ratio) & (ratio > 0)]
+        if len(ratio):
+            return {
+                "flops_per_param_token": float(np.median(ratio)),
+                "source": "median of flops_per_token / N in the table",
+            }
+    return {
+        "flops_per_param_token": DEFAULT_FLOPS_PER_PARAM_TOKEN,
+        "source": "assumed C = 6 N D (no flops_per_token column)",
+    }
+
+
+def fit_curves(curves: pd.DataFrame, cfg: ScalingConfig) -> dict:
+    """Per eval set: per-size L(D), joint L(N, D), L(N), self-checks, intervals."""
+    with laws.one_blas_thread():  # see there: BLAS threads only slow small solves
+        return _fit_curves(curves, cfg)
+
+
+def _fit_curves(curves: pd.DataFrame, cfg: ScalingConfig) -> dict:
+    check_curves(curves)
+    table = select_points(curves, cfg)
+    relation = compute_relation(table)
+    eval_sets = sorted(table["eval_set"].astype(str).unique())
+    log.info(
+        "fitting %d eval set(s) from %d points (%d resamples each, method %s)",
+        len(eval_sets),
+        len(table),
+        cfg.num_bootstrap,
+        cfg.method,
+    )
+
+    main, ablation = split_mixtures(table, cfg)
+    fits = {}
+    for i, eval_set in enumerate(eval_sets, start=1):
+        rows = main[main["eval_set"].astype(str) == eval_set]
+        if rows.empty:
+            fits[eval_set] = {"error": "no points in the main mixture"}
+            continue
+        fits[eval_set] = fit_eval_set(_points(rows, cfg, eval_set), cfg, eval_set)
+        fits[eval_set]["compute"] = relation
+        if "mixture" in rows.columns:
+            fits[eval_set]["mixture"] = str(rows["mixture"].iloc[0])
+        if ablation is not None:
+            fits[eval_set]["mixtures"] = fit_mixtures(
+                ablation, cfg, eval_set, fits[eval_set]
+            )
+        joint = fits[eval_set]["joint"]
+        log.info(
+            "[%d/%d] %s: alpha=%s beta=%s",
+            i,
+            len(eval_sets),
+            eval_set,
+            _fmt(joint.get("alpha")),
+            _fmt(joint.get("beta")),
+        )
+    return fits
+
+
+def split_mixtures(
+    table: pd.DataFrame, cfg: ScalingConfig
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The rows of the main mixture, and the whole table when it is an ablation."""
+    if "mixture" not in table.columns or table["mixture"].nunique() <= 1:
+        if cfg.mixture is not None and "mixture" in table.columns:
+            _check_mixture(table, cfg.mixture)
+        return table, None
+    names = table["mixture"].astype(str)
+    if cfg.mixture is not None:
+        _check_mixture(table, cfg.mixture)
+        main = cfg.mixture
+    else:
+        counts = names.value_counts()
+        main = sorted(counts[counts == counts.max()].index)[0]
+        log.info(
+            "table holds mixtures %s; main fits use %r (set scaling.mixture)",
+            sorted(counts.index),
+            main,
+        )
+    return table[names == main], table
+
+
+def _check_mixture(table: pd.DataFrame, name: str) -> None:
+    names = sorted(table["mixture"].astype(str).unique())
+    if name not in names:
+        raise SynthrecError(
+            f"scaling.mixture={name!r} is not in the table; "
+            f"mixtures there: {', '.join(names)}"
+        )
+
+
+def fit_mixtures(
+    table: pd.DataFrame, cfg: ScalingConfig, eval_set: str, main_fit: dict
+) -> dict:
+    """Per mixture: per-size L(D) fits (no intervals) for the ablation plot."""
+    quick = replace(cfg, num_bootstrap=0)
+    rows = table[table["eval_set"].astype(str) == eval_set]
+    out = {}
+    for name in sorted(rows["mixture"].astype(str).unique()):
+        if name == main_fit.get("mixture"):
+            out[name] = {"per_size": main_fit["per_size"]}
+            continue
+        points = _points(rows[rows["mixture"].astype(str) == name], quick, eval_set)
+        per_size = {}
+        for n in np.unique(points.n):
+            sub = points.subset(points.n == n)
+            per_size[str(int(n))] = _guarded(
+                f"{eval_set} mixture {name} L(D) at N={int(n)}",
+                lambda sub=sub: fit_form(
+                    laws.PER_SIZE, sub.d[:, None], sub, np.zeros(len(sub.d)), quick, 0
+                )[0],
+            )
+        out[name] = {"per_size": per_size}
+    return out
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.4g}"
