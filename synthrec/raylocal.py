@@ -40,8 +40,10 @@ def loopback_env(run_dir: str | Path) -> dict[str, str]:
 
 def init_ray(cfg: RayConfig, run_dir: str | Path) -> None:
     """Connect to `cfg.address`, or start a private local Ray on 127.0.0.1."""
-    if "ray" not in sys.modules:
+    if "ray" not in sys.modules and not cfg.address:
         # Ray reads its auth settings when first imported: set them before that.
+        # Connecting to a running cluster (e.g. inside `ray job submit`) keeps the
+        # auth settings that cluster gave this process.
         os.environ.update(loopback_env(run_dir))
     import ray
 

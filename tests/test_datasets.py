@@ -1,5 +1,7 @@
 """The data stage on the real ml-latest-small and on small hand-made logs."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -202,3 +204,95 @@ def test_an_unknown_dataset_lists_the_valid_names(tmp_path):
 def test_load_prepared_on_an_empty_folder_says_what_to_do(tmp_path):
     with pytest.raises(SynthrecError, match="synthrec data prepare"):
         load_prepared(tmp_path)
+
+
+# ---------------------------------------------------------------- command line
+
+
+def test_data_stats_prints_a_table_and_saves_json(
+    movielens_small_dir, tmp_path, capsys
+):
+    from synthrec.cli import main
+    from synthrec.io import read_json
+
+    rc = main(
+        [
+            "data",
+            "stats",
+            "ml-latest-small",
+            "--path",
+            str(movielens_small_dir),
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"interactions\s+100,836\n", printed)
+    assert re.search(r"source rows / items listed\s+100,836 / 9,742\n", printed)
+    stats = read_json(tmp_path / "stats.json")
+    assert stats["users"] == 610 and stats["tied_rows"] == 23_228
+    assert stats["seq_len"]["min"] == 20
+
+
+def test_data_prepare_reads_the_data_section_of_a_run_config(
+    movielens_small_dir, tmp_path, capsys
+):
+    from synthrec.cli import main
+
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        f"seed: 4\ndata:\n  path: {movielens_small_dir}\n"
+        "  max_users: 30\n  split: temporal\n"
+    )
+    assert main(["data", "prepare", str(config), "--out", str(tmp_path / "d")]) == 0
+    data = load_prepared(tmp_path / "d")
+    assert data.n_users == 30 and data.manifest["seed"] == 4
+    assert "temporal_cuts" in data.manifest["cleaning"]
+
+
+def test_a_bad_dataset_name_on_the_command_line_exits_2(capsys):
+    from synthrec.cli import main
+
+    assert main(["data", "stats", "ml-99m"]) == 2
+    assert "unknown dataset 'ml-99m'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("policy", ["keep_first", "keep_last", "keep_all"])
+def test_duplicate_mask_matches_a_brute_force_reference(policy):
+    from synthrec.datasets.clean import duplicate_mask
+
+    rng = np.random.default_rng(1)
+    users = np.sort(rng.integers(0, 6, 300))
+    times = rng.integers(0, 4, 300)
+    order = np.lexsort((times, users))
+    users, times = users[order], times[order]
+    items = rng.integers(0, 8, 300)
+    keep, exact, repeats = duplicate_mask(users, items, times, policy)
+
+    seen_events, expected = set(), []
+    for u, i, t in zip(users, items, times, strict=True):
+        expected.append((u, i, t) not in seen_events)
+        seen_events.add((u, i, t))
+    expected = np.array(expected)
+    assert exact == int((~expected).sum())
+    rows = [(u, i) for u, i in zip(users[expected], items[expected], strict=True)]
+    if policy == "keep_first":
+        wanted = [rows.index(r) == k for k, r in enumerate(rows)]
+    elif policy == "keep_last":
+        wanted = [len(rows) - 1 - rows[::-1].index(r) == k for k, r in enumerate(rows)]
+    else:
+        wanted = [True] * len(rows)
+    expected[np.flatnonzero(expected)] = wanted
+    np.testing.assert_array_equal(keep, expected)
+    assert repeats == int(len(rows) - sum(wanted))
+
+
+@pytest.mark.parametrize("span", [10, 2**61], ids=["packed", "too-wide-to-pack"])
+def test_stable_order_sorts_like_lexsort_and_keeps_ties_in_place(span):
+    from synthrec.datasets.clean import stable_order
+
+    rng = np.random.default_rng(2)
+    a, b = rng.integers(0, 5, 500), rng.integers(0, span, 500)
+    c = np.zeros(500, dtype=np.int64)
+    np.testing.assert_array_equal(stable_order(a, b, c), np.lexsort((c, b, a)))

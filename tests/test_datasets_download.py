@@ -18,9 +18,11 @@ from synthrec.errors import SynthrecError
 def _archive(tmp_path: Path) -> Path:
     """A zip shaped like ml-latest-small.zip (one folder of CSV files)."""
     ratings = "userId,movieId,rating,timestamp\n" + "".join(
-        f"{u},{i},4.0,{1_000_000 + 60 * i}\n" for u in range(1, 5) for i in range(1, 7))
+        f"{u},{i},4.0,{1_000_000 + 60 * i}\n" for u in range(1, 5) for i in range(1, 7)
+    )
     movies = "movieId,title,genres\n" + "".join(
-        f"{i},Film {i} (2001),Drama\n" for i in range(1, 7))
+        f"{i},Film {i} (2001),Drama\n" for i in range(1, 7)
+    )
     path = tmp_path / "ml-latest-small.zip"
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("ml-latest-small/ratings.csv", ratings)
@@ -33,8 +35,12 @@ def _md5(path: Path) -> str:
 
 
 def _source(url: str, md5: str | None) -> Source:
-    return Source("ml-latest-small", "movielens", "test copy",
-                  Download("zip", (url,), "ml-latest-small", md5))
+    return Source(
+        "ml-latest-small",
+        "movielens",
+        "test copy",
+        Download("zip", (url,), "ml-latest-small", md5),
+    )
 
 
 class _RangeServer:
@@ -76,8 +82,7 @@ class _RangeServer:
         self.server.server_close()
 
 
-def test_a_missing_dataset_is_downloaded_verified_and_unpacked(tmp_path,
-                                                               monkeypatch):
+def test_a_missing_dataset_is_downloaded_verified_and_unpacked(tmp_path, monkeypatch):
     archive = _archive(tmp_path)
     home = tmp_path / "home"
     monkeypatch.setenv("SYNTHREC_DATA_HOME", str(home))
@@ -123,15 +128,19 @@ def test_a_file_url_resumes_by_seeking(tmp_path):
     target = tmp_path / "cache" / "blob.bin"
     target.parent.mkdir()
     (target.parent / "blob.bin.part").write_bytes(payload[:1000])
-    fetch((tmp_path / "blob.bin").as_uri(), target,
-          Checksum("md5", hashlib.md5(payload).hexdigest()))
+    fetch(
+        (tmp_path / "blob.bin").as_uri(),
+        target,
+        Checksum("md5", hashlib.md5(payload).hexdigest()),
+    )
     assert target.read_bytes() == payload
 
 
 def test_the_published_md5_next_to_the_archive_is_used(tmp_path, monkeypatch):
     archive = _archive(tmp_path)
     (tmp_path / "ml-latest-small.zip.md5").write_text(
-        f"MD5 (ml-latest-small.zip) = {_md5(archive)}\n")
+        f"MD5 (ml-latest-small.zip) = {_md5(archive)}\n"
+    )
     monkeypatch.setenv("SYNTHREC_DATA_HOME", str(tmp_path / "home"))
     with _RangeServer(tmp_path) as server:
         url = f"{server.url}/ml-latest-small.zip"
@@ -146,12 +155,14 @@ def test_a_truncated_gzip_without_a_published_checksum_is_rejected(tmp_path):
     target = tmp_path / "cache" / "reviews.jsonl.gz"
     with pytest.raises(SynthrecError, match="download is corrupt"):
         fetch((tmp_path / "reviews.jsonl.gz").as_uri(), target, None)
-    assert not target.exists() and not (target.parent / "reviews.jsonl.gz.part"
-                                        ).exists()
+    assert (
+        not target.exists() and not (target.parent / "reviews.jsonl.gz.part").exists()
+    )
 
 
 def test_without_files_or_a_download_the_error_says_where_to_put_them(
-        tmp_path, monkeypatch):
+    tmp_path, monkeypatch
+):
     monkeypatch.setenv("SYNTHREC_DATA_HOME", str(tmp_path))
     with pytest.raises(SynthrecError, match="no files at .*merrec"):
         prepare_dataset(DataConfig(dataset="merrec"), tmp_path / "out", seed=0)

@@ -39,29 +39,63 @@ def tokenizer_dir(corpus, tmp_path_factory):
 
 
 def tiny_trial(corpus, tokenizer_dir, out_dir, **lm_overrides) -> TrialConfig:
-    lm = {"max_seq_len": 32, "batch_size": 4, "warmup_tokens": 256,
-          "first_eval_tokens": 512, "max_eval_tokens_per_set": 512,
-          "learning_rate": 1e-2, "log_every_steps": 100, **lm_overrides}
+    lm = {
+        "max_seq_len": 32,
+        "batch_size": 4,
+        "warmup_tokens": 256,
+        "first_eval_tokens": 512,
+        "max_eval_tokens_per_set": 512,
+        "learning_rate": 1e-2,
+        "log_every_steps": 100,
+        **lm_overrides,
+    }
     num_tokens = lm.pop("num_tokens", 4096)
-    return from_dict(TrialConfig, {
-        "model": {"name": "t", "hidden_size": 16, "num_layers": 1, "num_heads": 2,
-                  "num_kv_heads": 1, "head_dim": 8, "intermediate_size": 32},
-        "lm": lm, "num_tokens": num_tokens, "mixture": MIXTURE, "seed": 3,
-        "corpus_dir": str(corpus), "tokenizer_dir": str(tokenizer_dir),
-        "out_dir": str(out_dir), "tracking": {"enabled": False},
-    })
+    return from_dict(
+        TrialConfig,
+        {
+            "model": {
+                "name": "t",
+                "hidden_size": 16,
+                "num_layers": 1,
+                "num_heads": 2,
+                "num_kv_heads": 1,
+                "head_dim": 8,
+                "intermediate_size": 32,
+            },
+            "lm": lm,
+            "num_tokens": num_tokens,
+            "mixture": MIXTURE,
+            "seed": 3,
+            "corpus_dir": str(corpus),
+            "tokenizer_dir": str(tokenizer_dir),
+            "out_dir": str(out_dir),
+            "tracking": {"enabled": False},
+        },
+    )
 
 
 # -- tokenizer ------------------------------------------------------------------
 
 
 def test_word_tokenizer_token_counts_equal_count_tokens_on_every_shard(
-        corpus, tokenizer_dir):
+    corpus, tokenizer_dir
+):
     tok = load_tokenizer(tokenizer_dir)
     texts = list(iter_texts(sorted(corpus.glob("*/*/part-*.parquet"))))
     texts.append("Amélie (2001), déjà-vu!! naïve_x <RECTOKEN> REC3 </RECTOKEN>")
     lengths = [len(ids) for ids in tok(texts)["input_ids"]]
     assert lengths == count_tokens(texts).tolist()
+
+
+def test_fast_word_level_encoding_gives_the_tokenizers_own_ids(corpus, tokenizer_dir):
+    from synthrec.lm.data import _is_word_level, encode_docs
+
+    tok = load_tokenizer(tokenizer_dir)
+    texts = list(iter_texts(sorted(corpus.glob("*/*/part-*.parquet"))))
+    texts.append("Amélie (2001), déjà-vu!! unseenword <RECTOKEN> REC3 </RECTOKEN>")
+    assert _is_word_level(tok)
+    fast = [d.tolist() for d in encode_docs(tok, texts)]
+    assert fast == tok(texts)["input_ids"]  # the post-processor appends [EOS]
 
 
 def test_every_sid_token_is_one_id_and_round_trips(tokenizer_dir):
@@ -88,11 +122,12 @@ def test_vocabulary_comes_from_training_shards_only(corpus, tmp_path):
 
 
 def test_bpe_tokenizer_keeps_sid_tokens_whole(corpus, tmp_path):
-    tok = build_tokenizer(corpus, SID_TOKENS, tmp_path / "bpe", kind="bpe",
-                          bpe_vocab_size=200)
+    tok = build_tokenizer(
+        corpus, SID_TOKENS, tmp_path / "bpe", kind="bpe", bpe_vocab_size=200
+    )
     ids = tok("liked <RECTOKEN> REC5 REC40 </RECTOKEN>.", add_special_tokens=False)
     pieces = tok.convert_ids_to_tokens(ids["input_ids"])
-    assert ["<RECTOKEN>", "REC5", "REC40", "</RECTOKEN>"] == pieces[-5:-1]
+    assert pieces[-5:-1] == ["<RECTOKEN>", "REC5", "REC40", "</RECTOKEN>"]
 
 
 def test_missing_corpus_is_a_clear_error(tmp_path):
@@ -109,13 +144,23 @@ def test_model_stats_parameter_counts_match_the_built_model(tied):
 
     from synthrec.lm.model import qwen3_config
 
-    m = ModelSizeConfig(hidden_size=24, num_layers=2, num_heads=4, num_kv_heads=2,
-                        head_dim=6, intermediate_size=40, tie_word_embeddings=tied)
+    m = ModelSizeConfig(
+        hidden_size=24,
+        num_layers=2,
+        num_heads=4,
+        num_kv_heads=2,
+        head_dim=6,
+        intermediate_size=40,
+        tie_word_embeddings=tied,
+    )
     net = Qwen3ForCausalLM(qwen3_config(m, 57, 16, 2, 0))
     stats = model_stats(m, 57, 16)
     assert stats["num_params"] == sum(p.numel() for p in net.parameters())
-    embed = sum(p.numel() for n, p in net.named_parameters()
-                if "embed_tokens" in n or "lm_head" in n)
+    embed = sum(
+        p.numel()
+        for n, p in net.named_parameters()
+        if "embed_tokens" in n or "lm_head" in n
+    )
     assert stats["num_params_non_embedding"] == stats["num_params"] - embed
 
 
@@ -126,8 +171,14 @@ def test_dense_flops_per_token_equal_pytorchs_flop_counter_for_a_training_step()
 
     from synthrec.lm.model import qwen3_config
 
-    m = ModelSizeConfig(hidden_size=48, num_layers=2, num_heads=4, num_kv_heads=2,
-                        head_dim=12, intermediate_size=80)
+    m = ModelSizeConfig(
+        hidden_size=48,
+        num_layers=2,
+        num_heads=4,
+        num_kv_heads=2,
+        head_dim=12,
+        intermediate_size=80,
+    )
     vocab, seq, batch = 101, 16, 3
     cfg = qwen3_config(m, vocab, seq, 2, 0)
     cfg._attn_implementation = "eager"  # explicit matmuls the counter can see
@@ -158,7 +209,8 @@ def test_deficit_rule_keeps_every_modality_within_one_sequence_of_its_share():
 
 
 def test_sampler_counts_tokens_per_modality_exactly_and_resumes_identically(
-        corpus, tokenizer_dir):
+    corpus, tokenizer_dir
+):
     tok = load_tokenizer(tokenizer_dir)
     a = MixtureSampler(corpus, MIXTURE, tok, 32, seed=1)
     for _ in range(30):  # long enough to wrap every stream into a new epoch
@@ -236,7 +288,8 @@ def test_local_trial_reports_exact_tokens_per_modality_and_stats(local_result):
 
 
 def test_saved_model_loads_in_plain_transformers_and_reproduces_the_final_loss(
-        local_result):
+    local_result,
+):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -251,7 +304,9 @@ def test_saved_model_loads_in_plain_transformers_and_reproduces_the_final_loss(
         logits = model(input_ids=torch.from_numpy(ids)).logits
     loss = torch.nn.functional.cross_entropy(
         logits[:, :-1].reshape(-1, logits.shape[-1]),
-        torch.from_numpy(labels[:, 1:]).reshape(-1), ignore_index=-100)
+        torch.from_numpy(labels[:, 1:]).reshape(-1),
+        ignore_index=-100,
+    )
     assert float(loss) == pytest.approx(local_result.final["uih_ood"], rel=1e-5)
 
 
@@ -262,7 +317,8 @@ def _result_config(result) -> dict:
 
 
 def test_same_config_gives_the_same_losses_and_a_rerun_reuses_the_result(
-        local_result, corpus, tokenizer_dir, tmp_path):
+    local_result, corpus, tokenizer_dir, tmp_path
+):
     from synthrec.lm import run_trial
 
     config = from_dict(TrialConfig, _result_config(local_result))
@@ -273,7 +329,8 @@ def test_same_config_gives_the_same_losses_and_a_rerun_reuses_the_result(
 
 
 def test_a_stopped_local_run_resumes_from_its_checkpoint_to_the_same_losses(
-        corpus, tokenizer_dir, tmp_path, local_result):
+    corpus, tokenizer_dir, tmp_path, local_result
+):
     import torch
 
     from synthrec.io import read_json
@@ -289,13 +346,20 @@ def test_a_stopped_local_run_resumes_from_its_checkpoint_to_the_same_losses(
 
 
 def test_wsd_cooldown_branches_add_annealed_points_without_changing_the_trunk(
-        corpus, tokenizer_dir, tmp_path):
+    corpus, tokenizer_dir, tmp_path
+):
     from synthrec.lm import run_trial
 
-    plain = run_trial(tiny_trial(corpus, tokenizer_dir, tmp_path / "a",
-                                 schedule="wsd"))
-    branched = run_trial(tiny_trial(corpus, tokenizer_dir, tmp_path / "b",
-                                    schedule="wsd", cooldown_at_tokens=[1024, 2048]))
+    plain = run_trial(tiny_trial(corpus, tokenizer_dir, tmp_path / "a", schedule="wsd"))
+    branched = run_trial(
+        tiny_trial(
+            corpus,
+            tokenizer_dir,
+            tmp_path / "b",
+            schedule="wsd",
+            cooldown_at_tokens=[1024, 2048],
+        )
+    )
     curve = pd.DataFrame(branched.curve)
     cool = curve[curve.kind == "cooldown"]
     # 128 tokens/step; a branch from step 8 anneals over round(0.2 * 8) = 2
@@ -308,7 +372,8 @@ def test_wsd_cooldown_branches_add_annealed_points_without_changing_the_trunk(
 
 
 def test_trial_logs_params_and_per_set_losses_to_a_child_mlflow_run(
-        corpus, tokenizer_dir, tmp_path):
+    corpus, tokenizer_dir, tmp_path
+):
     from mlflow.tracking import MlflowClient
 
     from synthrec.lm import run_trial
@@ -316,8 +381,13 @@ def test_trial_logs_params_and_per_set_losses_to_a_child_mlflow_run(
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     parent = Tracker(uri, "lmtest").start_run("sweep")
-    trial = tiny_trial(corpus, tokenizer_dir, tmp_path / "trial", num_tokens=1024,
-                       first_eval_tokens=256)
+    trial = tiny_trial(
+        corpus,
+        tokenizer_dir,
+        tmp_path / "trial",
+        num_tokens=1024,
+        first_eval_tokens=256,
+    )
     trial.tracking = TrackingConfig(tracking_uri=uri, experiment_name="lmtest")
     trial.parent_run_id = parent.run_id
     result = run_trial(trial)
@@ -327,22 +397,27 @@ def test_trial_logs_params_and_per_set_losses_to_a_child_mlflow_run(
     assert run.data.tags["mlflow.parentRunId"] == parent.run_id
     assert int(run.data.params["N"]) == result.stats["num_params_non_embedding"]
     assert {"N_total", "flops_per_token", "tokens", "mixture", "seed"} <= set(
-        run.data.params)
+        run.data.params
+    )
     history = client.get_metric_history(run.info.run_id, "eval/uih_ood/loss")
     assert [m.step for m in history] == [256, 512, 1024]
     assert history[-1].value == pytest.approx(result.final["uih_ood"])
 
 
-def test_bad_trial_configs_are_rejected_with_the_field_named(corpus, tokenizer_dir,
-                                                             tmp_path):
+def test_bad_trial_configs_are_rejected_with_the_field_named(
+    corpus, tokenizer_dir, tmp_path
+):
     base = to_dict(tiny_trial(corpus, tokenizer_dir, tmp_path))
     with pytest.raises(ConfigError, match="lm.max_seq_lenn"):
         from_dict(TrialConfig, {**base, "lm": {**base["lm"], "max_seq_lenn": 3}})
     with pytest.raises(ConfigError, match="num_tokens"):
         from_dict(TrialConfig, {**base, "num_tokens": 10})
     with pytest.raises(ConfigError, match="cooldown_at_tokens"):
-        from_dict(TrialConfig, {**base, "lm": {**base["lm"],
-                                               "cooldown_at_tokens": [512]}})
+        from_dict(
+            TrialConfig, {**base, "lm": {**base["lm"], "cooldown_at_tokens": [512]}}
+        )
     assert math.isfinite(model_stats(ModelSizeConfig(), 10, 8)["flops_per_token"])
-    assert LMConfig(batch_size=8, micro_batch_size=2, num_workers=2) \
-        .grad_accum_steps(2) == 2
+    assert (
+        LMConfig(batch_size=8, micro_batch_size=2, num_workers=2).grad_accum_steps(2)
+        == 2
+    )

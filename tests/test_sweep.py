@@ -25,16 +25,32 @@ REPO = Path(__file__).resolve().parents[1]
 SHIPPED_SPECS = ["paper-qwen3", "mixture-ablation", "data-ladder"]
 
 TWO_SIZES = [
-    {"name": "a", "hidden_size": 8, "num_layers": 1, "num_heads": 2,
-     "num_kv_heads": 1, "head_dim": 4, "intermediate_size": 16},
-    {"name": "b", "hidden_size": 16, "num_layers": 2, "num_heads": 2,
-     "num_kv_heads": 1, "head_dim": 8, "intermediate_size": 32},
+    {
+        "name": "a",
+        "hidden_size": 8,
+        "num_layers": 1,
+        "num_heads": 2,
+        "num_kv_heads": 1,
+        "head_dim": 4,
+        "intermediate_size": 16,
+    },
+    {
+        "name": "b",
+        "hidden_size": 16,
+        "num_layers": 2,
+        "num_heads": 2,
+        "num_kv_heads": 1,
+        "head_dim": 8,
+        "intermediate_size": 32,
+    },
 ]
 
 
 def _cfg(**sweep) -> RunConfig:
-    data = {"lm": {"max_seq_len": 16, "batch_size": 4},
-            "sweep": {"model_sizes": TWO_SIZES, "token_budgets": [256, 512], **sweep}}
+    data = {
+        "lm": {"max_seq_len": 16, "batch_size": 4},
+        "sweep": {"model_sizes": TWO_SIZES, "token_budgets": [256, 512], **sweep},
+    }
     return from_dict(RunConfig, data)
 
 
@@ -46,8 +62,9 @@ def _plan(cfg: RunConfig, root: str = "/tmp/x"):
 
 
 def test_grid_has_one_trial_per_model_budget_mixture_and_seed():
-    cfg = _cfg(mixtures={"m1": {"uih": 1.0}, "m2": {"cf": 0.5, "uih": 0.5}},
-               seeds=[0, 1, 2])
+    cfg = _cfg(
+        mixtures={"m1": {"uih": 1.0}, "m2": {"cf": 0.5, "uih": 0.5}}, seeds=[0, 1, 2]
+    )
     planned = _plan(cfg)
     assert len(planned) == 2 * 2 * 2 * 3
     keys = {(p.model, p.num_tokens, p.mixture, p.seed) for p in planned}
@@ -61,8 +78,9 @@ def test_trial_ids_do_not_depend_on_where_a_trial_reads_writes_or_logs():
     here = [p.trial_id for p in _plan(cfg, "/tmp/one")]
     there = [p.trial_id for p in _plan(cfg, "/data/two")]
     assert here == there
-    other_tracking = dataclasses.replace(cfg, tracking=dataclasses.replace(
-        cfg.tracking, experiment_name="elsewhere"))
+    other_tracking = dataclasses.replace(
+        cfg, tracking=dataclasses.replace(cfg.tracking, experiment_name="elsewhere")
+    )
     assert [p.trial_id for p in _plan(other_tracking)] == here
 
 
@@ -96,14 +114,17 @@ def test_num_workers_by_model_gives_bigger_models_more_workers():
     assert workers == {"a": 1, "b": 4}
 
 
-@pytest.mark.parametrize(("sweep", "field"), [
-    ({"num_workers_by_model": {"zzz": 2}}, "sweep.num_workers_by_model.zzz"),
-    ({"token_budgets": [0]}, "sweep.token_budgets"),
-    ({"seeds": [1, 1]}, "sweep.seeds"),
-    ({"mixtures": {"m": {"uih": 0.0}}}, "sweep.mixtures.m"),
-    ({"max_concurrent_trials": 0}, "sweep.max_concurrent_trials"),
-    ({"model_sizes": [TWO_SIZES[0], TWO_SIZES[0]]}, "sweep.model_sizes"),
-])
+@pytest.mark.parametrize(
+    ("sweep", "field"),
+    [
+        ({"num_workers_by_model": {"zzz": 2}}, "sweep.num_workers_by_model.zzz"),
+        ({"token_budgets": [0]}, "sweep.token_budgets"),
+        ({"seeds": [1, 1]}, "sweep.seeds"),
+        ({"mixtures": {"m": {"uih": 0.0}}}, "sweep.mixtures.m"),
+        ({"max_concurrent_trials": 0}, "sweep.max_concurrent_trials"),
+        ({"model_sizes": [TWO_SIZES[0], TWO_SIZES[0]]}, "sweep.model_sizes"),
+    ],
+)
 def test_bad_sweep_values_raise_a_config_error_naming_the_field(sweep, field):
     with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
         _cfg(**sweep)
@@ -146,10 +167,19 @@ def test_max_concurrent_trials_overrides_the_cluster():
 def test_shape_parameter_count_matches_the_lm_engine_and_qwen3_0_6b():
     for size in TWO_SIZES:
         model = from_dict(ModelSizeConfig, size)
-        assert shape_non_embedding_params(model) == model_stats(
-            model, 100, 16)["num_params_non_embedding"]
-    qwen06 = ModelSizeConfig(name="q", hidden_size=1024, num_layers=28, num_heads=16,
-                             num_kv_heads=8, head_dim=128, intermediate_size=3072)
+        assert (
+            shape_non_embedding_params(model)
+            == model_stats(model, 100, 16)["num_params_non_embedding"]
+        )
+    qwen06 = ModelSizeConfig(
+        name="q",
+        hidden_size=1024,
+        num_layers=28,
+        num_heads=16,
+        num_kv_heads=8,
+        head_dim=128,
+        intermediate_size=3072,
+    )
     # Qwen3-0.6B's model card: 0.44B non-embedding parameters.
     assert round(shape_non_embedding_params(qwen06) / 1e9, 2) == 0.44
 
@@ -166,13 +196,25 @@ def test_cost_is_flops_per_token_times_budget_over_assumed_throughput():
 
 
 def _record(tid: str, fingerprint: str = "fp") -> dict:
-    curve = [{"tokens": 128, "eval_set": "uih_ood", "loss": 3.0, "kind": "trunk"},
-             {"tokens": 256, "eval_set": "uih_ood", "loss": 2.5, "kind": "final"}]
-    stats = {"num_params": 900, "num_params_non_embedding": 600,
-             "flops_per_token": 7000.0}
-    return {"trial_id": tid, "model": "a", "mixture": "all", "seed": 0,
-            "num_tokens": 256, "inputs_fingerprint": fingerprint, "train_s": 1.0,
-            "result": {"curve": curve, "final": {"uih_ood": 2.5}, "stats": stats}}
+    curve = [
+        {"tokens": 128, "eval_set": "uih_ood", "loss": 3.0, "kind": "trunk"},
+        {"tokens": 256, "eval_set": "uih_ood", "loss": 2.5, "kind": "final"},
+    ]
+    stats = {
+        "num_params": 900,
+        "num_params_non_embedding": 600,
+        "flops_per_token": 7000.0,
+    }
+    return {
+        "trial_id": tid,
+        "model": "a",
+        "mixture": "all",
+        "seed": 0,
+        "num_tokens": 256,
+        "inputs_fingerprint": fingerprint,
+        "train_s": 1.0,
+        "result": {"curve": curve, "final": {"uih_ood": 2.5}, "stats": stats},
+    }
 
 
 def test_only_trials_finished_on_the_same_inputs_count_as_done(tmp_path):
@@ -194,9 +236,15 @@ def test_curves_table_has_the_contract_columns_one_row_per_point():
 
 
 def test_a_loopback_tracking_server_is_reached_through_the_driver_node():
-    assert trial_tracking_uri("http://127.0.0.1:5000", "10.0.0.7") == "http://10.0.0.7:5000"
+    assert (
+        trial_tracking_uri("http://127.0.0.1:5000", "10.0.0.7")
+        == "http://10.0.0.7:5000"
+    )
     assert trial_tracking_uri("http://localhost/x", "10.0.0.7") == "http://10.0.0.7/x"
-    assert trial_tracking_uri("sqlite:////r/mlflow.db", "10.0.0.7") == "sqlite:////r/mlflow.db"
+    assert (
+        trial_tracking_uri("sqlite:////r/mlflow.db", "10.0.0.7")
+        == "sqlite:////r/mlflow.db"
+    )
     assert trial_tracking_uri(None, "10.0.0.7") is None
 
 
@@ -212,11 +260,18 @@ def test_shipped_sweep_specs_load_and_plan(name):
 def test_paper_spec_has_the_papers_setup():
     cfg = load_config(REPO / "sweeps" / "paper-qwen3.yaml")
     assert [m.pretrained for m in cfg.sweep.model_sizes] == [
-        "Qwen/Qwen3-0.6B-Base", "Qwen/Qwen3-1.7B-Base", "Qwen/Qwen3-4B-Base",
-        "Qwen/Qwen3-8B-Base"]
+        "Qwen/Qwen3-0.6B-Base",
+        "Qwen/Qwen3-1.7B-Base",
+        "Qwen/Qwen3-4B-Base",
+        "Qwen/Qwen3-8B-Base",
+    ]
     lm = cfg.lm
     assert (lm.max_seq_len, lm.batch_size, lm.learning_rate, lm.schedule) == (
-        512, 512, 1e-4, "cosine")
+        512,
+        512,
+        1e-4,
+        "cosine",
+    )
     # 14 loss reads at doubling token counts, 0.02B .. 163.84B
     assert lm.first_eval_tokens * 2**13 == cfg.sweep.token_budgets[0]
 
@@ -232,8 +287,19 @@ def test_sweep_plan_prints_every_trial_with_flops_and_gpu_hours(capsys):
 def test_a_second_sweep_run_into_the_same_folder_needs_resume(tmp_path, capsys):
     write_record(tmp_path / "run" / "sweep", _record("t1"))
     spec = REPO / "sweeps" / "mixture-ablation.yaml"
-    rc = main(["sweep", "run", str(spec), "--out", str(tmp_path / "run"),
-               "--corpus", str(tmp_path), "--tokenizer", str(tmp_path)])
+    rc = main(
+        [
+            "sweep",
+            "run",
+            str(spec),
+            "--out",
+            str(tmp_path / "run"),
+            "--corpus",
+            str(tmp_path),
+            "--tokenizer",
+            str(tmp_path),
+        ]
+    )
     assert rc == 2
     assert "--resume" in capsys.readouterr().err
 

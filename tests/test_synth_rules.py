@@ -34,7 +34,15 @@ def brute_force_rules(sequences, cfg: RulesConfig) -> pd.DataFrame:
         if confidence >= cfg.min_confidence and lift >= cfg.min_lift:
             rows.append((a, b, both, both / len(users), confidence, lift))
     frame = pd.DataFrame(
-        rows, columns=["antecedent", "consequent", "n_users", "support", "confidence", "lift"]
+        rows,
+        columns=[
+            "antecedent",
+            "consequent",
+            "n_users",
+            "support",
+            "confidence",
+            "lift",
+        ],
     )
     frame = frame.sort_values(
         ["antecedent", "confidence", "lift", "consequent"],
@@ -47,8 +55,13 @@ def brute_force_rules(sequences, cfg: RulesConfig) -> pd.DataFrame:
 
 def test_rules_match_brute_force_with_thresholds_and_top_k():
     sequences = random_sequences()
-    cfg = RulesConfig(min_support_users=3, min_confidence=0.2, min_lift=1.1,
-                      top_k_per_item=3, block_items=4)
+    cfg = RulesConfig(
+        min_support_users=3,
+        min_confidence=0.2,
+        min_lift=1.1,
+        top_k_per_item=3,
+        block_items=4,
+    )
     got = mine_cf_rules(sequences, 25, cfg)
     want = brute_force_rules(sequences, cfg)
     assert len(want) > 20
@@ -57,8 +70,9 @@ def test_rules_match_brute_force_with_thresholds_and_top_k():
 
 def test_rules_without_top_k_keep_every_pair_above_threshold():
     sequences = random_sequences(seed=1)
-    cfg = RulesConfig(min_support_users=2, min_confidence=0.0, min_lift=0.0,
-                      top_k_per_item=0)
+    cfg = RulesConfig(
+        min_support_users=2, min_confidence=0.0, min_lift=0.0, top_k_per_item=0
+    )
     got = mine_cf_rules(sequences, 25, cfg)
     want = brute_force_rules(sequences, cfg)
     pd.testing.assert_frame_equal(got, want, check_dtype=False)

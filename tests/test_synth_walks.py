@@ -17,8 +17,16 @@ from synthrec.synth.walks import (
 
 def small_graph():
     """A weighted undirected graph on nodes 1..6 with triangles and a tail."""
-    edges = {(1, 2): 3.0, (1, 3): 1.0, (2, 3): 2.0, (2, 4): 1.0, (3, 4): 4.0,
-             (4, 5): 2.0, (5, 6): 1.0, (3, 5): 0.5}
+    edges = {
+        (1, 2): 3.0,
+        (1, 3): 1.0,
+        (2, 3): 2.0,
+        (2, 4): 1.0,
+        (3, 4): 4.0,
+        (4, 5): 2.0,
+        (5, 6): 1.0,
+        (3, 5): 0.5,
+    }
     src = np.array([a for a, b in edges] + [b for a, b in edges])
     dst = np.array([b for a, b in edges] + [a for a, b in edges])
     weights = np.array(list(edges.values()) * 2)
@@ -52,7 +60,9 @@ def test_second_order_transitions_match_the_node2vec_formula():
 
 def test_the_first_step_is_proportional_to_edge_weight():
     graph = small_graph()
-    walks = node2vec_walks(graph, np.full(20000, 3), np.full(20000, 2), 1.0, 1.0, seed=1)
+    walks = node2vec_walks(
+        graph, np.full(20000, 3), np.full(20000, 2), 1.0, 1.0, seed=1
+    )
     second = np.array([w[1] for w in walks.to_list()])
     nbrs = graph.neighbours(3)
     weights = graph.weights[graph.indptr[3] : graph.indptr[4]]

@@ -16,7 +16,7 @@ fresh process so peak RSS is its own:
 
 import argparse
 import multiprocessing as mp
-import resource
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -40,16 +40,22 @@ def write_log(folder: Path, rows: int, users: int, items: int, seed: int) -> Non
     stamp = start + session + rng.integers(0, 3, rows)
     rating = rng.integers(1, 11, rows) / 2
     order = np.lexsort((item, user))
-    table = pa.table({
-        "userId": user[order], "movieId": item[order], "rating": rating[order],
-        "timestamp": stamp[order],
-    })
+    table = pa.table(
+        {
+            "userId": user[order],
+            "movieId": item[order],
+            "rating": rating[order],
+            "timestamp": stamp[order],
+        }
+    )
     pcsv.write_csv(table, folder / "ratings.csv")
-    movies = pa.table({
-        "movieId": np.arange(1, items + 1),
-        "title": [f"Film {i} ({1950 + i % 70})" for i in range(1, items + 1)],
-        "genres": ["Drama|Comedy"] * items,
-    })
+    movies = pa.table(
+        {
+            "movieId": np.arange(1, items + 1),
+            "title": [f"Film {i} ({1950 + i % 70})" for i in range(1, items + 1)],
+            "genres": ["Drama|Comedy"] * items,
+        }
+    )
     pcsv.write_csv(movies, folder / "movies.csv")
 
 
@@ -73,25 +79,38 @@ def _load_clean(folder: Path) -> int:
     return len(clean_log(movielens.load(folder, cfg), cfg, seed=0).interactions)
 
 
-_TASKS = {"baseline pandas.read_csv": _baseline, "synthrec load": _load,
-          "synthrec load + clean": _load_clean}
+_TASKS = {
+    "baseline pandas.read_csv": _baseline,
+    "synthrec load": _load,
+    "synthrec load + clean": _load_clean,
+}
+
+
+def _peak_rss_bytes() -> int:
+    """This process's peak resident memory (VmHWM: its own, not a parent's)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
 
 
 def _child(name: str, folder: str, queue: "mp.Queue") -> None:
     import pandas  # noqa: F401  # imported before timing, like any real caller
     import pyarrow  # noqa: F401
 
-    rss_after_import = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    started = time.perf_counter()
+    import synthrec.datasets  # noqa: F401
+
+    rss_after_import = _peak_rss_bytes()
+    wall, cpu = time.perf_counter(), time.process_time()
     out_rows = _TASKS[name](Path(folder))
-    seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    queue.put((seconds, out_rows, peak, rss_after_import))
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    queue.put((wall, cpu, out_rows, _peak_rss_bytes(), rss_after_import))
 
 
-def measure(name: str, folder: Path) -> tuple[float, int, int, int]:
-    """(seconds, output rows, peak RSS KiB, RSS after imports KiB) in a fresh
-    process."""
+def measure(name: str, folder: Path) -> tuple[float, float, int, int, int]:
+    """(wall s, CPU s, output rows, peak RSS bytes, RSS after imports bytes),
+    measured in a fresh process."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(target=_child, args=(name, str(folder), queue))
@@ -114,15 +133,25 @@ def main(argv: list[str]) -> int:
         started = time.perf_counter()
         write_log(folder, args.rows, args.users, args.items, args.seed)
         size_mb = (folder / "ratings.csv").stat().st_size / 2**20
-        print(f"generated {args.rows:,} rows ({size_mb:.0f} MiB ratings.csv) in "
-              f"{time.perf_counter() - started:.1f} s")
-        print(f"{'task':<26} {'seconds':>8} {'rows/s':>12} {'peak RSS':>10} "
-              f"{'(imports)':>10} {'out rows':>12}")
-        base_seconds = None
+        print(
+            f"generated {args.rows:,} rows ({size_mb:.0f} MiB ratings.csv) in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
+        print(
+            f"{'task':<26} {'wall s':>7} {'CPU s':>7} {'rows/s (wall)':>14} "
+            f"{'peak RSS':>9} {'imports':>8} {'out rows':>11}  vs baseline"
+        )
+        base = None
         for name in _TASKS:
-            seconds, out_rows, peak, imports = measure(name, folder)
-            base_seconds = base_seconds or seconds
-            print(f"{name:<26} {seconds:8.2f} {args.rows / seconds:12,.0f} "
-                  f"{peak / 2**20:8.2f}GB {imports / 2**20:8.2f}GB {out_rows:12,}"
-                  f"   x{seconds / base_seconds:.2f} baseline time")
+            wall, cpu, out_rows, peak, imports = measure(name, folder)
+            base = base or (wall, cpu)
+            print(
+                f"{name:<26} {wall:7.2f} {cpu:7.2f} {args.rows / wall:14,.0f} "
+                f"{peak / 2**30:7.2f}GB {imports / 2**30:6.2f}GB {out_rows:11,}  "
+                f"x{wall / base[0]:.2f} wall, x{cpu / base[1]:.2f} CPU"
+            )
+    print(
+        f"(2 CPU cores here; load average {os.getloadavg()[0]:.1f} at the end: "
+        "wall times grow with other work on the machine, CPU times less so)"
+    )
     return 0

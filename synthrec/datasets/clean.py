@@ -1,11 +1,12 @@
 """Cleaning a RawLog into the canonical form: pure functions over arrays.
 
-The steps, in order: implicit-feedback rule, seeded user subset, event order
-(timestamp, then the source's own sub-second order, then a seeded random key
-that never looks at item ids), de-duplication, iterative k-core, re-indexing
-(users 0.. in source-id order, items 1.. in order of first appearance in time,
-0 = padding) and the split. Each step is logged with counts, and the counts
-are returned for the manifest.
+The steps, in order: a seeded shuffle of the rows (so events that share a
+timestamp end up in random order, never in file or item-id order), the
+implicit-feedback rule, a seeded user subset, event order (user, timestamp,
+the source's own sub-second order; stable, so ties keep the shuffled order),
+de-duplication, iterative k-core, re-indexing (users 0.. in source-id order,
+items 1.. in order of first appearance in time, 0 = padding) and the split.
+Each step is logged with counts, and the counts are returned for the manifest.
 """
 
 import logging
@@ -23,6 +24,7 @@ from synthrec.errors import SynthrecError
 log = logging.getLogger(__name__)
 
 TRAIN, VALID, TEST = 0, 1, 2
+_INT64_LIMIT = 2**62  # headroom below 2**63 when packing two keys into one
 
 
 @dataclass
@@ -37,34 +39,46 @@ class CleanLog:
 # ---------------------------------------------------------------- pure steps
 
 
-def tiebreak_keys(n_rows: int, seed: int) -> np.ndarray:
-    """A seeded random rank per row (in file order) that orders tied events."""
-    return np.random.default_rng(seed).permutation(n_rows).astype(np.int64)
+def packed_key(major: np.ndarray, minor: np.ndarray) -> np.ndarray | None:
+    """One int64 key ordering like (major, minor), or None if it would overflow."""
+    if len(major) == 0:
+        return np.zeros(0, dtype=np.int64)
+    major = major - major.min()
+    minor = minor - minor.min()
+    span = int(minor.max()) + 1
+    if (int(major.max()) + 1) * span >= _INT64_LIMIT:
+        return None
+    return major * span + minor
 
 
-def event_order(
-    users: np.ndarray,
-    timestamps: np.ndarray,
-    sub_second: np.ndarray,
-    tiebreak: np.ndarray,
-) -> np.ndarray:
-    """Row order by user, then time, then sub-second order, then the random key."""
-    return np.lexsort((tiebreak, sub_second, timestamps, users))
+def stable_order(*keys: np.ndarray) -> np.ndarray:
+    """Row order by keys[0], then keys[1], ...; equal rows keep their order."""
+    keys = tuple(k for k in keys if len(k) and k.min() != k.max()) or keys[:1]
+    packed = keys[-1]
+    for major in reversed(keys[:-1]):
+        packed = packed_key(major, packed) if packed is not None else None
+    if packed is not None:
+        return np.argsort(packed, kind="stable")
+    return np.lexsort(tuple(reversed(keys)))  # lexsort is stable too
+
+
+def group_starts(*keys: np.ndarray) -> np.ndarray:
+    """For rows sorted by keys: True where a new (key, ...) group begins."""
+    starts = np.ones(len(keys[0]), dtype=bool)
+    if len(starts) > 1:
+        same = np.ones(len(starts) - 1, dtype=bool)
+        for key in keys:
+            same &= key[1:] == key[:-1]
+        starts[1:] = ~same
+    return starts
 
 
 def tied_rows(users: np.ndarray, timestamps: np.ndarray, sub_second: np.ndarray) -> int:
-    """Rows (already in event order) that share their (user, time) with another."""
-    if len(users) < 2:
-        return 0
-    same = (
-        (users[1:] == users[:-1])
-        & (timestamps[1:] == timestamps[:-1])
-        & (sub_second[1:] == sub_second[:-1])
-    )
-    tied = np.zeros(len(users), dtype=bool)
-    tied[1:] |= same
-    tied[:-1] |= same
-    return int(tied.sum())
+    """Rows (in event order) that share their (user, time) with another row."""
+    starts = group_starts(users, timestamps, sub_second)
+    group = np.cumsum(starts) - 1
+    sizes = np.bincount(group)
+    return int((sizes[group] > 1).sum())
 
 
 def sample_users(user_codes: np.ndarray, max_users: int, seed: int) -> np.ndarray:
@@ -72,29 +86,46 @@ def sample_users(user_codes: np.ndarray, max_users: int, seed: int) -> np.ndarra
     n_users = int(user_codes.max()) + 1
     if max_users >= n_users:
         return np.ones(len(user_codes), dtype=bool)
-    chosen = np.random.default_rng(seed).choice(n_users, max_users, replace=False)
+    rng = np.random.default_rng([seed, 1])  # its own stream, apart from the shuffle
     wanted = np.zeros(n_users, dtype=bool)
-    wanted[chosen] = True
+    wanted[rng.choice(n_users, max_users, replace=False)] = True
     return wanted[user_codes]
 
 
 def duplicate_mask(
     users: np.ndarray, items: np.ndarray, timestamps: np.ndarray, policy: str
 ) -> tuple[np.ndarray, int, int]:
-    """Keep-mask for rows in event order; exact duplicate events (same user,
-    item, time) always collapse, repeated pairs follow `policy`.
+    """Keep-mask for rows in event order. Exact duplicate events (same user,
+    item and second) always collapse; repeated (user, item) pairs follow
+    `policy`. Returns (keep, exact duplicates dropped, repeats dropped)."""
+    pairs = pd.factorize(users * (int(items.max()) + 1) + items)[0]
+    first = first_occurrence(pairs)
 
-    Returns (keep, exact duplicates dropped, repeats dropped).
-    """
-    frame = pd.DataFrame({"u": users, "i": items, "t": timestamps})
-    exact = frame.duplicated(["u", "i", "t"], keep="first").to_numpy()
+    # Exact duplicates can only be among pairs that occur more than once.
+    exact = np.zeros(len(users), dtype=bool)
+    if not first.all():
+        moment = np.cumsum(group_starts(users, timestamps)) - 1
+        rows = np.flatnonzero(np.bincount(pairs)[pairs] > 1)
+        key = pairs[rows] * (int(moment[-1]) + 1) + moment[rows]
+        exact[rows] = pd.Series(key).duplicated().to_numpy()
+
     keep = ~exact
-    repeats = np.zeros(len(users), dtype=bool)
-    if policy != "keep_all":
-        which = "first" if policy == "keep_first" else "last"
-        repeats = frame[keep].duplicated(["u", "i"], keep=which).to_numpy()
-        keep[np.flatnonzero(keep)[repeats]] = False
-    return keep, int(exact.sum()), int(repeats.sum())
+    if policy == "keep_first":
+        keep &= first
+    elif policy == "keep_last":
+        kept = np.flatnonzero(keep)
+        reversed_pairs = pd.factorize(pairs[kept][::-1])[0]
+        keep[kept[~first_occurrence(reversed_pairs)[::-1]]] = False
+    return keep, int(exact.sum()), int((~keep).sum() - exact.sum())
+
+
+def first_occurrence(codes: np.ndarray) -> np.ndarray:
+    """For codes numbered in order of first appearance (pd.factorize): True
+    where a code appears for the first time."""
+    running_max = np.maximum.accumulate(codes)
+    first = np.ones(len(codes), dtype=bool)
+    first[1:] = running_max[1:] > running_max[:-1]
+    return first
 
 
 def kcore(
@@ -116,7 +147,11 @@ def kcore(
             return keep, rounds
         keep[np.flatnonzero(keep)[~ok]] = False
         rounds.append(
-            (int(keep.sum()), len(np.unique(users[keep])), len(np.unique(items[keep])))
+            (
+                int(keep.sum()),
+                int(np.count_nonzero(np.bincount(users[keep]))),
+                int(np.count_nonzero(np.bincount(items[keep]))),
+            )
         )
 
 
@@ -144,124 +179,162 @@ def temporal_split(
 
 def first_appearance_ids(items: np.ndarray, global_order: np.ndarray) -> np.ndarray:
     """New ids 1..n for item codes, numbered by first appearance in time."""
-    in_time = items[global_order]
-    codes, first_pos = np.unique(in_time, return_index=True)
-    ranked = codes[np.argsort(first_pos, kind="stable")]
+    # factorize numbers values in order of first appearance.
+    _, ranked = pd.factorize(items[global_order])
     new_id = np.zeros(int(items.max()) + 1, dtype=np.int64)
-    new_id[ranked] = np.arange(1, len(ranked) + 1)
+    new_id[np.asarray(ranked)] = np.arange(1, len(ranked) + 1)
     return new_id[items]
 
 
 # ---------------------------------------------------------------- the pipeline
 
 
+@dataclass
+class _Rows:
+    """The log as parallel arrays; ids are dense codes into `*_ids`."""
+
+    user: np.ndarray
+    item: np.ndarray
+    timestamp: np.ndarray
+    sub_second: np.ndarray
+    rating: np.ndarray
+    event: np.ndarray | None
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    event_names: np.ndarray | None
+
+    def take(self, index: np.ndarray) -> "_Rows":
+        """The rows at `index` (an order or a boolean mask)."""
+        return _Rows(
+            self.user[index],
+            self.item[index],
+            self.timestamp[index],
+            self.sub_second[index],
+            self.rating[index],
+            None if self.event is None else self.event[index],
+            self.user_ids,
+            self.item_ids,
+            self.event_names,
+        )
+
+    def __len__(self) -> int:
+        return len(self.user)
+
+
 def clean_log(raw: RawLog, cfg: DataConfig, seed: int) -> CleanLog:
     """Run every cleaning step on `raw` and build the canonical tables."""
-    frame = raw.interactions
-    report: dict[str, Any] = {"raw_rows": len(frame), "skipped_rows": raw.skipped}
+    report: dict[str, Any] = {
+        "raw_rows": len(raw.interactions),
+        "skipped_rows": raw.skipped,
+        "source_items_with_metadata": len(raw.items),
+    }
+    rows = _shuffled_rows(raw, seed)
     log.info(
         "raw log: %d interactions, %d users, %d items",
-        len(frame),
-        frame["user_id"].nunique(),
-        frame["item_id"].nunique(),
+        len(rows),
+        len(rows.user_ids),
+        len(rows.item_ids),
+    )
+    rows = _implicit(rows, cfg, report)
+    rows = _subset(rows, cfg, seed, report)
+    rows = _ordered_and_deduped(rows, cfg, report)
+    rows = _kcore(rows, cfg, report)
+    return _reindexed_and_split(rows, raw, cfg, report)
+
+
+def _shuffled_rows(raw: RawLog, seed: int) -> _Rows:
+    """Arrays of the log in a seeded random row order.
+
+    Every later sort is stable, so events that tie on (user, time) keep this
+    random order; filters keep it too, so a row's place among its ties never
+    depends on which other rows survive.
+    """
+    frame = raw.interactions
+    shuffle = np.random.default_rng(seed).permutation(len(frame))
+    users, user_ids = pd.factorize(frame["user_id"], sort=True)
+    items, item_ids = pd.factorize(frame["item_id"])
+    event = event_names = None
+    if "event" in frame.columns:
+        event, event_names = pd.factorize(frame["event"])
+        event = event[shuffle]
+    sub_second = (
+        frame["event_order"].to_numpy(np.int64)
+        if "event_order" in frame.columns
+        else np.zeros(len(frame), dtype=np.int64)
+    )
+    return _Rows(
+        users.astype(np.int64)[shuffle],
+        items.astype(np.int64)[shuffle],
+        frame["timestamp"].to_numpy(np.int64)[shuffle],
+        sub_second[shuffle],
+        frame["rating"].to_numpy(np.float32)[shuffle],
+        event,
+        np.asarray(user_ids),
+        np.asarray(item_ids),
+        None if event_names is None else np.asarray(event_names, dtype=object),
     )
 
-    # The random tie-break key belongs to each row from the start, so filtering
-    # never changes how the surviving rows are ordered.
-    frame = frame.assign(_tiebreak=tiebreak_keys(len(frame), seed))
-    frame = _implicit(frame, cfg, report)
-    frame = _subset(frame, cfg, seed, report)
-    users, items, frame = _codes(frame)
-    frame, users, items = _ordered_and_deduped(frame, users, items, cfg, report)
-    frame, users, items = _kcore(frame, users, items, cfg, report)
-    return _reindexed_and_split(frame, users, items, raw.items, cfg, report)
 
-
-def _implicit(frame: pd.DataFrame, cfg: DataConfig, report: dict) -> pd.DataFrame:
-    keep = np.ones(len(frame), dtype=bool)
+def _implicit(rows: _Rows, cfg: DataConfig, report: dict) -> _Rows:
+    keep = np.ones(len(rows), dtype=bool)
     if cfg.min_rating is not None:
-        ratings = frame["rating"].to_numpy()
-        if np.isnan(ratings).all():
+        if np.isnan(rows.rating).all():
             raise SynthrecError(
                 f"data.min_rating={cfg.min_rating} is set but "
                 f"{cfg.dataset} has no ratings; use null"
             )
-        keep &= ratings >= cfg.min_rating
+        keep &= rows.rating >= cfg.min_rating
     if cfg.event_types is not None:
-        if "event" not in frame.columns:
-            raise SynthrecError(
-                f"data.event_types is set but {cfg.dataset} has no "
-                "event column; use null"
-            )
-        known = set(frame["event"].unique())
-        unknown = sorted(set(cfg.event_types) - known)
-        if unknown:
-            raise SynthrecError(
-                f"data.event_types: {unknown} never occur; the log has {sorted(known)}"
-            )
-        keep &= frame["event"].isin(cfg.event_types).to_numpy()
+        keep &= _event_mask(rows, cfg)
     report["after_implicit_rule"] = int(keep.sum())
     log.info(
         "implicit rule (min_rating=%s, event_types=%s): kept %d of %d",
         cfg.min_rating,
         cfg.event_types,
         keep.sum(),
-        len(frame),
+        len(rows),
     )
     if not keep.any():
         raise SynthrecError("no interactions pass the implicit-feedback rule")
-    return frame.loc[keep].reset_index(drop=True)
+    return rows.take(keep)
 
 
-def _subset(
-    frame: pd.DataFrame, cfg: DataConfig, seed: int, report: dict
-) -> pd.DataFrame:
+def _event_mask(rows: _Rows, cfg: DataConfig) -> np.ndarray:
+    if rows.event is None or rows.event_names is None:
+        raise SynthrecError(
+            f"data.event_types is set but {cfg.dataset} has no event column; use null"
+        )
+    known = [str(e) for e in rows.event_names]
+    unknown = sorted(set(cfg.event_types or []) - set(known))
+    if unknown:
+        raise SynthrecError(
+            f"data.event_types: {unknown} never occur; the log has {sorted(known)}"
+        )
+    wanted = np.isin(np.array(known, dtype=object), cfg.event_types)
+    return wanted[rows.event]
+
+
+def _subset(rows: _Rows, cfg: DataConfig, seed: int, report: dict) -> _Rows:
     if cfg.max_users is None:
-        return frame
-    codes, uniques = pd.factorize(frame["user_id"], sort=True)
-    keep = sample_users(codes, cfg.max_users, seed)
+        return rows
+    present = np.unique(rows.user)
+    dense = np.searchsorted(present, rows.user)
+    keep = sample_users(dense, cfg.max_users, seed)
     report["after_max_users"] = int(keep.sum())
     log.info(
         "max_users=%d: kept %d of %d users (%d interactions)",
         cfg.max_users,
-        min(cfg.max_users, len(uniques)),
-        len(uniques),
+        min(cfg.max_users, len(present)),
+        len(present),
         keep.sum(),
     )
-    return frame.loc[keep].reset_index(drop=True)
+    return rows.take(keep)
 
 
-def _codes(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
-    """Dense user codes in source-id order, and dense item codes."""
-    users, _ = pd.factorize(frame["user_id"], sort=True)
-    items, _ = pd.factorize(frame["item_id"])
-    return users.astype(np.int64), items.astype(np.int64), frame
-
-
-def _sub_second(frame: pd.DataFrame) -> np.ndarray:
-    if "event_order" in frame.columns:
-        return frame["event_order"].to_numpy(np.int64)
-    return np.zeros(len(frame), dtype=np.int64)
-
-
-def _ordered_and_deduped(
-    frame: pd.DataFrame,
-    users: np.ndarray,
-    items: np.ndarray,
-    cfg: DataConfig,
-    report: dict,
-):
-    order = event_order(
-        users,
-        frame["timestamp"].to_numpy(),
-        _sub_second(frame),
-        frame["_tiebreak"].to_numpy(),
-    )
-    frame = frame.take(order).reset_index(drop=True)
-    users, items = users[order], items[order]
-
+def _ordered_and_deduped(rows: _Rows, cfg: DataConfig, report: dict) -> _Rows:
+    rows = rows.take(stable_order(rows.user, rows.timestamp, rows.sub_second))
     keep, exact, repeats = duplicate_mask(
-        users, items, frame["timestamp"].to_numpy(), cfg.dedupe
+        rows.user, rows.item, rows.timestamp, cfg.dedupe
     )
     report["duplicates_exact"] = exact
     report["duplicates_repeated_pairs"] = repeats
@@ -272,27 +345,21 @@ def _ordered_and_deduped(
         exact,
         repeats,
     )
-    return frame.loc[keep].reset_index(drop=True), users[keep], items[keep]
+    return rows.take(keep)
 
 
-def _kcore(
-    frame: pd.DataFrame,
-    users: np.ndarray,
-    items: np.ndarray,
-    cfg: DataConfig,
-    report: dict,
-):
+def _kcore(rows: _Rows, cfg: DataConfig, report: dict) -> _Rows:
     keep, rounds = kcore(
-        users, items, cfg.min_user_interactions, cfg.min_item_interactions
+        rows.user, rows.item, cfg.min_user_interactions, cfg.min_item_interactions
     )
-    for number, (rows, n_users, n_items) in enumerate(rounds, start=1):
+    for number, (n_rows, n_users, n_items) in enumerate(rounds, start=1):
         log.info(
             "k-core round %d (users >= %d, items >= %d): %d interactions, "
             "%d users, %d items",
             number,
             cfg.min_user_interactions,
             cfg.min_item_interactions,
-            rows,
+            n_rows,
             n_users,
             n_items,
         )
@@ -303,65 +370,57 @@ def _kcore(
             f"{cfg.min_user_interactions}, items >= {cfg.min_item_interactions}); "
             "lower data.min_user_interactions / data.min_item_interactions"
         )
-    return frame.loc[keep].reset_index(drop=True), users[keep], items[keep]
+    return rows.take(keep)
 
 
 def _reindexed_and_split(
-    frame: pd.DataFrame,
-    users: np.ndarray,
-    items: np.ndarray,
-    raw_items: pd.DataFrame,
-    cfg: DataConfig,
-    report: dict,
+    rows: _Rows, raw: RawLog, cfg: DataConfig, report: dict
 ) -> CleanLog:
-    timestamps = frame["timestamp"].to_numpy(np.int64)
-    sub_second = _sub_second(frame)
-    user_idx = np.unique(users, return_inverse=True)[1].astype(np.int64)
-    global_order = np.lexsort((frame["_tiebreak"].to_numpy(), sub_second, timestamps))
-    item_idx = first_appearance_ids(items, global_order)
-    n_users, n_items = int(user_idx.max()) + 1, int(item_idx.max())
+    # Users keep their source-id order (rows are sorted by user code).
+    user_idx = np.cumsum(group_starts(rows.user)) - 1
+    item_idx = first_appearance_ids(
+        rows.item, stable_order(rows.timestamp, rows.sub_second)
+    )
+    n_users, n_items = int(user_idx[-1]) + 1, int(item_idx.max())
 
-    # Split, and record what was used.
     if cfg.split == "leave_one_out":
         codes = leave_one_out(user_idx)
     else:
         codes, valid_from, test_from = temporal_split(
-            timestamps, cfg.temporal_valid_quantile, cfg.temporal_test_quantile
+            rows.timestamp, cfg.temporal_valid_quantile, cfg.temporal_test_quantile
         )
         report["temporal_cuts"] = {"valid_after": valid_from, "test_after": test_from}
-    ties = tied_rows(user_idx, timestamps, sub_second)
+    ties = tied_rows(user_idx, rows.timestamp, rows.sub_second)
     report.update(
         _split_counts(codes, cfg.split),
         tied_rows=ties,
-        tie_break="source order"
-        if "event_order" in frame.columns
-        else "seeded shuffle",
+        tie_break="source order" if raw.has_event_order else "seeded shuffle",
     )
     log.info(
         "%d interactions, %d users, %d items; %d rows (%.1f%%) share (user, "
         "timestamp) with another, ordered by %s",
-        len(frame),
+        len(rows),
         n_users,
         n_items,
         ties,
-        100 * ties / len(frame),
+        100 * ties / len(rows),
         report["tie_break"],
     )
 
     interactions = pd.DataFrame(
         {
-            "user_idx": user_idx,
+            "user_idx": user_idx.astype(np.int64),
             "item_idx": item_idx,
-            "timestamp": timestamps,
-            "rating": frame["rating"].to_numpy(np.float32),
+            "timestamp": rows.timestamp,
+            "rating": rows.rating,
             "split": pd.Series(np.array(SPLITS, dtype=object)[codes], dtype=str),
         }
     )
-    if "event" in frame.columns:
-        interactions["event"] = frame["event"].astype(str).to_numpy()
-    items_out = _item_table(frame["item_id"].to_numpy(), item_idx, raw_items, n_items)
-    report["items_with_text"] = int((items_out["text"] != "").sum())
-    return CleanLog(interactions, items_out, n_users, n_items, report)
+    if rows.event is not None and rows.event_names is not None:
+        interactions["event"] = pd.Series(rows.event_names[rows.event], dtype=str)
+    items = _item_table(rows, item_idx, raw.items, n_items)
+    report["items_with_text"] = int((items["text"] != "").sum())
+    return CleanLog(interactions, items, n_users, n_items, report)
 
 
 def _split_counts(codes: np.ndarray, split: str) -> dict[str, Any]:
@@ -374,12 +433,14 @@ def _split_counts(codes: np.ndarray, split: str) -> dict[str, Any]:
 
 
 def _item_table(
-    source_ids: np.ndarray, item_idx: np.ndarray, raw_items: pd.DataFrame, n_items: int
+    rows: _Rows, item_idx: np.ndarray, raw_items: pd.DataFrame, n_items: int
 ) -> pd.DataFrame:
     """items.parquet rows 1..n_items joined with the source's metadata."""
-    first = np.unique(item_idx, return_index=True)[1]
-    keys = pd.DataFrame({"item_idx": item_idx[first], "item_id": source_ids[first]})
-    assert len(keys) == n_items and keys["item_idx"].iloc[-1] == n_items
+    source_of = np.zeros(n_items + 1, dtype=np.int64)
+    source_of[item_idx] = rows.item
+    keys = pd.DataFrame(
+        {"item_idx": np.arange(1, n_items + 1), "item_id": rows.item_ids[source_of[1:]]}
+    )
     # Join on the ids' text form: a metadata file may type them differently.
     keys["item_id"] = keys["item_id"].astype(str)
     meta = raw_items.assign(item_id=raw_items["item_id"].astype(str))
@@ -394,4 +455,4 @@ def _item_table(
     for column in ("title", "text"):
         table[column] = table[column].fillna("").astype(str) if column in table else ""
     table.insert(1, "source_item_id", table.pop("item_id"))
-    return table.sort_values("item_idx", kind="stable").reset_index(drop=True)
+    return table

@@ -103,10 +103,17 @@ def _read(
     text_columns: tuple[str, ...],
 ) -> pd.DataFrame:
     """One MovieLens file with its columns renamed to ours, in file order."""
+    numeric = {c: _NUMERIC[c] for c in columns if c in _NUMERIC}
     if names is _DAT_FILES:
-        return read_dat(path, bad, columns, text_columns, cfg.encoding)
+        return read_dat(path, bad, columns, text_columns, cfg.encoding, numeric)
     frame = read_csv(
-        path, bad, string_columns=_csv_names(text_columns), encoding=cfg.encoding
+        path,
+        bad,
+        string_columns=_csv_names(text_columns),
+        numeric_columns=dict(
+            zip(_csv_names(tuple(numeric)), numeric.values(), strict=True)
+        ),
+        encoding=cfg.encoding,
     )
     renamed = frame.rename(columns=_CSV_RENAME)
     require_columns(renamed, columns, path)
@@ -114,6 +121,14 @@ def _read(
 
 
 _CSV_RENAME = {"userId": "user_id", "movieId": "item_id"}
+# Declared types skip pyarrow's inference; a file that does not fit them is
+# read again untyped, and the bad values are then named.
+_NUMERIC = {
+    "user_id": "int64",
+    "item_id": "int64",
+    "rating": "float64",
+    "timestamp": "int64",
+}
 
 
 def _csv_names(columns: tuple[str, ...]) -> tuple[str, ...]:

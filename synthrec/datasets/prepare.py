@@ -26,12 +26,12 @@ from synthrec.datasets.prepared import (
 )
 from synthrec.datasets.registry import Source, get_source, resolve_folder
 from synthrec.errors import SynthrecError
-from synthrec.io import read_json
+from synthrec.io import read_json, sha256_file
 
 log = logging.getLogger(__name__)
 
 # Bump when the cleaning rules or output schema change: old caches are rebuilt.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 3
 
 
 def prepare_dataset(
@@ -151,6 +151,18 @@ def _cached(out: Path, key: str) -> PreparedData | None:
             "data: %s holds other data (cache key %s); rebuilding",
             out,
             manifest.get("cache_key"),
+        )
+        return None
+    changed = [
+        name
+        for name, digest in manifest.get("outputs", {}).items()
+        if not (out / name).is_file() or sha256_file(out / name) != digest
+    ]
+    if changed or not manifest.get("outputs"):
+        log.info(
+            "data: %s changed since it was written (%s); rebuilding",
+            out,
+            ", ".join(changed) or "no checksums",
         )
         return None
     try:

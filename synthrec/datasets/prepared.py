@@ -8,12 +8,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synthrec.io import read_json, write_json, write_parquet
+from synthrec.io import read_json, sha256_file, write_json, write_parquet
 
 SPLITS = ("train", "valid", "test")
 INTERACTIONS_FILE = "interactions.parquet"
 ITEMS_FILE = "items.parquet"
 MANIFEST_FILE = "manifest.json"
+OUTPUT_FILES = (INTERACTIONS_FILE, ITEMS_FILE)
 
 
 @dataclass
@@ -51,9 +52,17 @@ class PreparedData:
         out = Path(out_dir)
         write_parquet(out / INTERACTIONS_FILE, self.interactions)
         write_parquet(out / ITEMS_FILE, self.items)
+        # The manifest comes last and records the tables' checksums, so a
+        # reader can tell a complete, untouched output from anything else.
+        outputs = {name: sha256_file(out / name) for name in OUTPUT_FILES}
         write_json(
             out / MANIFEST_FILE,
-            {**self.manifest, "n_users": self.n_users, "n_items": self.n_items},
+            {
+                **self.manifest,
+                "n_users": self.n_users,
+                "n_items": self.n_items,
+                "outputs": outputs,
+            },
         )
 
     @classmethod

@@ -13,6 +13,7 @@ import gzip
 import io
 import json
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,29 +109,27 @@ def check_utf8(path: Path, bad: BadRows) -> bool:
                         f"{offset + exc.start}); set data.encoding (e.g. latin-1) "
                         "or data.bad_rows: skip to replace undecodable bytes"
                     ) from None
-                bad.counts[f"{path.name}: non-UTF-8 bytes replaced"] += 1
-                log.warning(
-                    "%s: not UTF-8 at line %d; undecodable bytes replaced", path, where
-                )
+                log.warning("%s: not UTF-8 from line %d on", path, where)
                 return False
             offset += len(chunk)
     return True
 
 
+def utf8_replaced(path: Path, bad: BadRows) -> bytes:
+    """The file with undecodable bytes replaced by U+FFFD; the lines touched
+    are counted as bad rows (policy skip)."""
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    touched = len(re.findall("^.*\ufffd", text, flags=re.MULTILINE))
+    first = text.count("\n", 0, max(text.find("\ufffd"), 0)) + 1
+    bad.report(
+        path.name, "with non-UTF-8 bytes (replaced, kept)", touched, f"line {first}"
+    )
+    return text.encode("utf-8")
+
+
 def _line_of_offset(path: Path, offset: int) -> int:
     with open(path, "rb") as f:
         return f.read(offset).count(b"\n") + 1
-
-
-def read_text(path: Path, encoding: str | None, bad: BadRows) -> str:
-    """The whole file as text: UTF-8 unless `encoding` says otherwise."""
-    check_file(path)
-    data = path.read_bytes()
-    if encoding is not None:
-        return data.decode(encoding)
-    if check_utf8(path, bad):
-        return data.decode("utf-8")
-    return data.decode("utf-8", errors="replace")
 
 
 # ---------------------------------------------------------------- tables
@@ -143,23 +142,61 @@ def read_csv(
     delimiter: str = ",",
     column_names: list[str] | None = None,
     string_columns: tuple[str, ...] = (),
+    numeric_columns: dict[str, str] | None = None,
     encoding: str | None = None,
 ) -> pd.DataFrame:
     """A delimited file through pyarrow's multi-threaded reader.
 
     Rows with the wrong number of fields are malformed. `string_columns` are
-    read as text (ids that may not be numbers, titles).
+    read as text (ids that may not be numbers, titles); `numeric_columns`
+    (name -> "int64" / "float64") skip type inference, and a file whose values
+    do not fit them is read again untyped so the bad rows can be named.
     """
     check_file(path)
     source: Path | io.BytesIO = path
-    if encoding is None and not check_utf8(path, bad):
-        replaced = path.read_bytes().decode("utf-8", errors="replace")
-        source = io.BytesIO(replaced.encode("utf-8"))
-    elif encoding is not None and codecs.lookup(encoding).name != "utf-8":
+    if encoding is not None and codecs.lookup(encoding).name != "utf-8":
         source = io.BytesIO(path.read_bytes().decode(encoding).encode("utf-8"))
-    return _arrow_csv(
-        source, path, bad, delimiter, column_names, string_columns, quoting=True
-    )
+    spec = _CsvSpec(delimiter, column_names, string_columns, numeric_columns or {})
+    try:
+        return _typed_csv(source, path, bad, spec)
+    except _NotUtf8:
+        # pyarrow checks UTF-8 as it parses; only then is the file scanned to
+        # name the line (or, with skip, to replace the bytes).
+        if check_utf8(path, bad):
+            raise SynthrecError(f"{path}: invalid UTF-8 inside a field") from None
+        return _typed_csv(io.BytesIO(utf8_replaced(path, bad)), path, bad, spec)
+
+
+@dataclass(frozen=True)
+class _CsvSpec:
+    delimiter: str
+    column_names: list[str] | None
+    string_columns: tuple[str, ...]
+    numeric_columns: dict[str, str]
+    quoting: bool = True
+
+
+def _typed_csv(
+    source: Path | io.BytesIO, path: Path, bad: BadRows, spec: _CsvSpec
+) -> pd.DataFrame:
+    """Read with the declared numeric types; on a value that does not fit,
+    read again letting pyarrow infer (the caller's checks then name the rows)."""
+    if spec.numeric_columns:
+        try:
+            return _arrow_csv(source, path, bad, spec, typed=True)
+        except _TypeMismatch:
+            log.info("%s: a value does not fit its column type; reading untyped", path)
+            if isinstance(source, io.BytesIO):
+                source.seek(0)
+    return _arrow_csv(source, path, bad, spec, typed=False)
+
+
+class _TypeMismatch(Exception):
+    """A value did not convert to its declared column type."""
+
+
+class _NotUtf8(Exception):
+    """pyarrow met bytes that are not UTF-8."""
 
 
 def read_dat(
@@ -168,6 +205,7 @@ def read_dat(
     column_names: list[str],
     string_columns: tuple[str, ...] = (),
     encoding: str | None = None,
+    numeric_columns: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """A MovieLens `::`-separated file (ml-1m, ml-10m): no header, no quoting.
 
@@ -186,19 +224,14 @@ def read_dat(
         text = data.decode(encoding)
     del data
     source = io.BytesIO(text.replace("::", _FIELD_SEP).encode("utf-8"))
-    return _arrow_csv(
-        source, path, bad, _FIELD_SEP, column_names, string_columns, quoting=False
+    spec = _CsvSpec(
+        _FIELD_SEP, column_names, string_columns, numeric_columns or {}, quoting=False
     )
+    return _typed_csv(source, path, bad, spec)
 
 
 def _arrow_csv(
-    source: Path | io.BytesIO,
-    path: Path,
-    bad: BadRows,
-    delimiter: str,
-    column_names: list[str] | None,
-    string_columns: tuple[str, ...],
-    quoting: bool,
+    source: Path | io.BytesIO, path: Path, bad: BadRows, spec: _CsvSpec, typed: bool
 ) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.csv as pcsv
@@ -209,19 +242,23 @@ def _arrow_csv(
         malformed.append(row.text)
         return "skip" if bad.skipping else "error"
 
-    read = pcsv.ReadOptions(column_names=column_names, block_size=_CHUNK_BYTES)
+    types = {name: pa.string() for name in spec.string_columns}
+    if typed:
+        types |= {n: pa.type_for_alias(t) for n, t in spec.numeric_columns.items()}
+    read = pcsv.ReadOptions(column_names=spec.column_names, block_size=_CHUNK_BYTES)
     parse = pcsv.ParseOptions(
-        delimiter=delimiter,
-        quote_char='"' if quoting else False,
+        delimiter=spec.delimiter,
+        quote_char='"' if spec.quoting else False,
         invalid_row_handler=on_invalid,
     )
-    convert = pcsv.ConvertOptions(
-        column_types=dict.fromkeys(string_columns, pa.string()),
-        strings_can_be_null=False,
-    )
+    convert = pcsv.ConvertOptions(column_types=types, strings_can_be_null=False)
     try:
         table = pcsv.read_csv(source, read, parse, convert)
     except pa.ArrowInvalid as exc:
+        if "UTF8" in str(exc) or "UTF-8" in str(exc):
+            raise _NotUtf8 from None
+        if typed and "conversion error" in str(exc):
+            raise _TypeMismatch from None
         if malformed:
             line = _find_line(path, malformed[0])
             raise SynthrecError(
@@ -229,6 +266,9 @@ def _arrow_csv(
                 f"{malformed[0][:80]!r}; fix the file or set data.bad_rows: skip"
             ) from None
         raise SynthrecError(f"{path}: cannot parse ({_first_line(exc)})") from None
+    # pyarrow types a column holding non-UTF-8 bytes as binary.
+    if any(pa.types.is_binary(f.type) for f in table.schema):
+        raise _NotUtf8
     bad.report(
         path.name,
         "with the wrong number of fields",
@@ -236,7 +276,7 @@ def _arrow_csv(
         repr(malformed[0][:80]) if malformed else "",
     )
     if table.num_rows == 0:
-        raise SynthrecError(f"{path}: has a header but no data rows")
+        raise SynthrecError(f"{path}: no data rows")
     return table.to_pandas()
 
 
@@ -360,6 +400,8 @@ def coerce_ids(
     if values.dtype.kind in "OUT" or pd.api.types.is_string_dtype(values):
         missing |= (values.astype("str").str.strip() == "").to_numpy()
     frame = _drop(frame, missing, where, f"with no {column!r}", bad, column)
+    if frame[column].dtype.kind != "f":  # the usual case: nothing to convert
+        return frame
     return frame.assign(**{column: whole_ids(frame[column])})
 
 
@@ -419,12 +461,14 @@ def to_unix_seconds(
             return _datetime_seconds(values, where, bad)
         values = _numeric_or_bad(values, as_numbers, where, bad)
     keep = values.notna().to_numpy().copy()
-    numbers = values.fillna(0).to_numpy()
+    numbers = values.to_numpy() if keep.all() else values.fillna(0).to_numpy()
     if numbers.dtype.kind == "f" and not np.all(numbers == np.floor(numbers)):
         return _fractional_seconds(numbers, unit, where, bad, keep)
-    numbers = numbers.astype(np.int64)
+    numbers = numbers.astype(np.int64, copy=False)
     if unit == "auto":
         unit = _common_unit(numbers, where, bad, keep)
+    if unit == "s":  # already whole seconds: nothing within a second to keep
+        return numbers, np.zeros(len(numbers), dtype=np.int64), keep
     seconds, remainder = np.divmod(numbers, _PER_SECOND[unit])
     return seconds.astype(np.int64), remainder.astype(np.int64), keep
 
@@ -462,29 +506,30 @@ def _common_unit(
     numbers: np.ndarray, where: str, bad: BadRows, keep: np.ndarray
 ) -> str:
     """The unit most values have; rows in another unit are bad rows."""
-    magnitude = np.abs(numbers)
-    classes = np.searchsorted(
-        np.array(list(_UNIT_BOUNDS.values())), magnitude, side="right"
-    )
-    counts = np.bincount(classes[keep], minlength=4)
     names = list(_PER_SECOND)
+    bounds = np.array(list(_UNIT_BOUNDS.values()))
+    kept = numbers[keep] if not keep.all() else numbers
+    if len(kept) == 0:
+        return "s"
+    low, high = np.searchsorted(
+        bounds, [np.abs(kept).min(), np.abs(kept).max()], side="right"
+    )
+    if low == high:  # the usual case: one unit, no per-row work
+        return names[int(low)]
+    classes = np.searchsorted(bounds, np.abs(numbers), side="right")
+    counts = np.bincount(classes[keep], minlength=4)
     common = int(np.argmax(counts))
-    if counts[common] < keep.sum():
-        odd = np.flatnonzero((classes != common) & keep)
-        summary = ", ".join(f"{counts[i]} in {names[i]}" for i in range(4) if counts[i])
-        if not bad.skipping:
-            raise SynthrecError(
-                f"{where}: timestamps mix units ({summary}); first odd one at "
-                f"data row {odd[0] + 1} ({numbers[odd[0]]}); set "
-                "data.timestamp_unit or data.bad_rows: skip to drop the minority"
-            )
-        bad.report(
-            where,
-            f"with a timestamp not in {names[common]}",
-            len(odd),
-            f"data row {odd[0] + 1} ({numbers[odd[0]]})",
+    odd = np.flatnonzero((classes != common) & keep)
+    summary = ", ".join(f"{counts[i]} in {names[i]}" for i in range(4) if counts[i])
+    example = f"data row {odd[0] + 1} ({numbers[odd[0]]})"
+    if not bad.skipping:
+        raise SynthrecError(
+            f"{where}: timestamps mix units ({summary}); first odd one at "
+            f"{example}; set data.timestamp_unit or data.bad_rows: skip to drop "
+            "the minority"
         )
-        keep[odd] = False
+    bad.report(where, f"with a timestamp not in {names[common]}", len(odd), example)
+    keep[odd] = False
     return names[common]
 
 

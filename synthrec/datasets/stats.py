@@ -1,5 +1,6 @@
 """Summary statistics of a prepared dataset: a dict for JSON, a table for people."""
 
+import time
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,7 @@ def dataset_stats(data: PreparedData) -> dict[str, Any]:
     }
     stats["tied_fraction"] = stats["tied_rows"] / n
     stats["raw_rows"] = cleaning.get("raw_rows")
+    stats["source_items_with_metadata"] = cleaning.get("source_items_with_metadata")
     return stats
 
 
@@ -66,8 +68,14 @@ def _text_coverage(data: PreparedData) -> dict[str, float]:
 def format_stats(stats: dict[str, Any]) -> str:
     """A two-column table of the headline numbers."""
     seq = stats["seq_len"]
+    first, last = (
+        time.strftime("%Y-%m-%d", time.gmtime(stats[k]))
+        for k in ("time_first", "time_last")
+    )
+    source = (stats.get("raw_rows") or 0, stats.get("source_items_with_metadata") or 0)
     rows = [
         ("dataset", stats["dataset"]),
+        ("source rows / items listed", f"{source[0]:,} / {source[1]:,}"),
         ("users", f"{stats['users']:,}"),
         ("items", f"{stats['items']:,}"),
         ("interactions", f"{stats['interactions']:,}"),
@@ -88,6 +96,7 @@ def format_stats(stats: dict[str, Any]) -> str:
             "rows tied on (user, time)",
             f"{stats['tied_rows']:,} ({stats['tied_fraction']:.1%})",
         ),
+        ("time span (UTC)", f"{first} .. {last}"),
         (
             f"split ({stats['split']})",
             " / ".join(f"{k} {v:,}" for k, v in stats["split_rows"].items()),

@@ -123,7 +123,7 @@ def load_with_columns(folder: Path, cfg: DataConfig, cols: ColumnMap) -> RawLog:
             meta_path,
             file_format(meta_path, cfg.table.format),
             bad,
-            (key,),
+            tuple(c for c in (key, cols.title, *cols.item_text) if c),
             cfg.encoding,
         )
         items = item_table(meta, cols, meta_path.name, bad)

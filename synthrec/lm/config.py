@@ -31,14 +31,28 @@ class ModelSizeConfig:
     pretrained: str | None = None
 
     def validate(self) -> None:
-        for name in ("hidden_size", "num_layers", "num_heads", "num_kv_heads",
-                     "head_dim", "intermediate_size"):
+        for name in (
+            "hidden_size",
+            "num_layers",
+            "num_heads",
+            "num_kv_heads",
+            "head_dim",
+            "intermediate_size",
+        ):
             value = getattr(self, name)
             require(value >= 1, f"model.{name}", value, "use a positive integer")
-        require(self.num_heads % self.num_kv_heads == 0, "model.num_heads",
-                self.num_heads, "must be a multiple of model.num_kv_heads")
-        require(self.head_dim % 2 == 0, "model.head_dim", self.head_dim,
-                "rotary embeddings need an even head_dim")
+        require(
+            self.num_heads % self.num_kv_heads == 0,
+            "model.num_heads",
+            self.num_heads,
+            "must be a multiple of model.num_kv_heads",
+        )
+        require(
+            self.head_dim % 2 == 0,
+            "model.head_dim",
+            self.head_dim,
+            "rotary embeddings need an even head_dim",
+        )
 
 
 @dataclass
@@ -71,6 +85,9 @@ class LMConfig:
     # Tokenizer for from-scratch models: one word per pre-token, or BPE.
     tokenizer: Literal["word", "bpe"] = "word"
     bpe_vocab_size: int = 4096
+    # Word-level: keep the most frequent words up to this many ids in all
+    # (specials and SID tokens always kept); rarer words read as [UNK].
+    max_vocab_size: int | None = None
     backend: Literal["auto", "local", "ray_train"] = "auto"
     strategy: Literal["ddp", "deepspeed"] = "ddp"
     zero_stage: int = 2
@@ -87,42 +104,85 @@ class LMConfig:
     fault_rank: int = 0
 
     def validate(self) -> None:
-        require(self.max_seq_len >= 8, "lm.max_seq_len", self.max_seq_len,
-                "use 8 or more")
-        require(self.batch_size >= 1, "lm.batch_size", self.batch_size,
-                "use a positive number of sequences")
-        require(self.zero_stage in (0, 1, 2, 3), "lm.zero_stage", self.zero_stage,
-                "use 0, 1, 2 or 3")
-        require(self.num_workers >= 1, "lm.num_workers", self.num_workers,
-                "use 1 or more")
-        require(self.learning_rate > 0, "lm.learning_rate", self.learning_rate,
-                "use a positive learning rate")
-        require(0 <= self.min_lr_ratio <= 1, "lm.min_lr_ratio", self.min_lr_ratio,
-                "use a ratio in [0, 1]")
-        require(0 < self.cooldown_fraction < 1, "lm.cooldown_fraction",
-                self.cooldown_fraction, "use a fraction in (0, 1)")
-        require(self.first_eval_tokens >= 1, "lm.first_eval_tokens",
-                self.first_eval_tokens, "use a positive token count")
-        require(self.max_eval_tokens_per_set >= self.max_seq_len,
-                "lm.max_eval_tokens_per_set", self.max_eval_tokens_per_set,
-                "use at least lm.max_seq_len tokens")
-        require(self.checkpoint_every_tokens >= 0, "lm.checkpoint_every_tokens",
-                self.checkpoint_every_tokens, "use 0 (off) or a positive count")
-        require(not self.cooldown_at_tokens or self.schedule == "wsd",
-                "lm.cooldown_at_tokens", self.cooldown_at_tokens,
-                "cooldown branches need lm.schedule='wsd'")
+        require(
+            self.max_seq_len >= 8, "lm.max_seq_len", self.max_seq_len, "use 8 or more"
+        )
+        require(
+            self.batch_size >= 1,
+            "lm.batch_size",
+            self.batch_size,
+            "use a positive number of sequences",
+        )
+        require(
+            self.zero_stage in (0, 1, 2, 3),
+            "lm.zero_stage",
+            self.zero_stage,
+            "use 0, 1, 2 or 3",
+        )
+        require(
+            self.num_workers >= 1, "lm.num_workers", self.num_workers, "use 1 or more"
+        )
+        require(
+            self.learning_rate > 0,
+            "lm.learning_rate",
+            self.learning_rate,
+            "use a positive learning rate",
+        )
+        require(
+            0 <= self.min_lr_ratio <= 1,
+            "lm.min_lr_ratio",
+            self.min_lr_ratio,
+            "use a ratio in [0, 1]",
+        )
+        require(
+            0 < self.cooldown_fraction < 1,
+            "lm.cooldown_fraction",
+            self.cooldown_fraction,
+            "use a fraction in (0, 1)",
+        )
+        require(
+            self.first_eval_tokens >= 1,
+            "lm.first_eval_tokens",
+            self.first_eval_tokens,
+            "use a positive token count",
+        )
+        require(
+            self.max_eval_tokens_per_set >= self.max_seq_len,
+            "lm.max_eval_tokens_per_set",
+            self.max_eval_tokens_per_set,
+            "use at least lm.max_seq_len tokens",
+        )
+        require(
+            self.checkpoint_every_tokens >= 0,
+            "lm.checkpoint_every_tokens",
+            self.checkpoint_every_tokens,
+            "use 0 (off) or a positive count",
+        )
+        require(
+            not self.cooldown_at_tokens or self.schedule == "wsd",
+            "lm.cooldown_at_tokens",
+            self.cooldown_at_tokens,
+            "cooldown branches need lm.schedule='wsd'",
+        )
         self._validate_batch()
 
     def _validate_batch(self) -> None:
         micro = self.micro_batch_size
         if micro is None:
-            require(self.batch_size % self.num_workers == 0, "lm.batch_size",
-                    self.batch_size, "must be a multiple of lm.num_workers")
+            require(
+                self.batch_size % self.num_workers == 0,
+                "lm.batch_size",
+                self.batch_size,
+                "must be a multiple of lm.num_workers",
+            )
             return
         require(micro >= 1, "lm.micro_batch_size", micro, "use 1 or more")
-        require(self.batch_size % (micro * self.num_workers) == 0, "lm.batch_size",
-                self.batch_size,
-                "must be a multiple of lm.micro_batch_size * lm.num_workers")
+        require(
+            self.batch_size % (micro * self.num_workers) == 0,
+            "lm.batch_size",
+            self.batch_size,
+            "must be a multiple of lm.micro_batch_size * lm.num_workers",
+        )
 
     def micro_batch(self, world_size: int) -> int:
         return self.micro_batch_size or self.batch_size // world_size
@@ -151,11 +211,22 @@ class TrialConfig:
     run_name: str = "trial"
 
     def validate(self) -> None:
-        require(self.num_tokens >= self.lm.tokens_per_step, "num_tokens",
-                self.num_tokens,
-                f"train at least one step ({self.lm.tokens_per_step} tokens)")
-        require(bool(self.mixture) and sum(self.mixture.values()) > 0, "mixture",
-                self.mixture, "give at least one modality a positive share")
-        require(all(v >= 0 for v in self.mixture.values()), "mixture", self.mixture,
-                "shares must be >= 0")
+        require(
+            self.num_tokens >= self.lm.tokens_per_step,
+            "num_tokens",
+            self.num_tokens,
+            f"train at least one step ({self.lm.tokens_per_step} tokens)",
+        )
+        require(
+            bool(self.mixture) and sum(self.mixture.values()) > 0,
+            "mixture",
+            self.mixture,
+            "give at least one modality a positive share",
+        )
+        require(
+            all(v >= 0 for v in self.mixture.values()),
+            "mixture",
+            self.mixture,
+            "shares must be >= 0",
+        )
         require(self.seed >= 0, "seed", self.seed, "use a non-negative integer")

@@ -31,14 +31,18 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     """Weight decay on matrices only (not on norms or other vectors)."""
     decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
     other = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
-    return [{"params": decay, "weight_decay": weight_decay},
-            {"params": other, "weight_decay": 0.0}]
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": other, "weight_decay": 0.0},
+    ]
 
 
 def make_optimizer(model: torch.nn.Module, lm: LMConfig) -> torch.optim.Optimizer:
     return torch.optim.AdamW(
-        param_groups(model, lm.weight_decay), lr=lm.learning_rate,
-        betas=(lm.adam_beta1, lm.adam_beta2), eps=1e-8,
+        param_groups(model, lm.weight_decay),
+        lr=lm.learning_rate,
+        betas=(lm.adam_beta1, lm.adam_beta2),
+        eps=1e-8,
         # foreach is the fast path on CPU and GPU for many small tensors
         foreach=True,
     )
@@ -47,8 +51,13 @@ def make_optimizer(model: torch.nn.Module, lm: LMConfig) -> torch.optim.Optimize
 class Engine:
     """Plain PyTorch (world size 1) or DDP: the same optimiser either way."""
 
-    def __init__(self, model: torch.nn.Module, lm: LMConfig, world_size: int,
-                 device: torch.device):
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        lm: LMConfig,
+        world_size: int,
+        device: torch.device,
+    ):
         self.module = model.to(device)
         self.lm, self.world_size, self.device = lm, world_size, device
         self.accum = lm.grad_accum_steps(world_size)
@@ -99,13 +108,18 @@ class Engine:
     def save(self, folder: Path, rank: int) -> None:
         """Model and optimiser state (rank 0 writes; the state is replicated)."""
         if rank == 0:
-            torch.save({"model": self.module.state_dict(),
-                        "optimizer": self.optimizer.state_dict()},
-                       folder / _PLAIN_STATE_FILE)
+            torch.save(
+                {
+                    "model": self.module.state_dict(),
+                    "optimizer": self.optimizer.state_dict(),
+                },
+                folder / _PLAIN_STATE_FILE,
+            )
 
     def load(self, folder: Path) -> None:
-        state = torch.load(folder / _PLAIN_STATE_FILE, map_location=self.device,
-                           weights_only=True)
+        state = torch.load(
+            folder / _PLAIN_STATE_FILE, map_location=self.device, weights_only=True
+        )
         self.module.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
 
@@ -116,8 +130,13 @@ class Engine:
 class DeepSpeedEngine(Engine):
     """A DeepSpeed engine with ZeRO stage `lm.zero_stage` and torch AdamW."""
 
-    def __init__(self, model: torch.nn.Module, lm: LMConfig, world_size: int,
-                 device: torch.device):
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        lm: LMConfig,
+        world_size: int,
+        device: torch.device,
+    ):
         deepspeed = _import_deepspeed()
         self.lm, self.world_size, self.device = lm, world_size, device
         self.accum = lm.grad_accum_steps(world_size)
@@ -202,8 +221,9 @@ def _import_deepspeed() -> Any:
     return deepspeed
 
 
-def make_engine(model: torch.nn.Module, lm: LMConfig, world_size: int,
-                device: torch.device) -> Engine:
+def make_engine(
+    model: torch.nn.Module, lm: LMConfig, world_size: int, device: torch.device
+) -> Engine:
     if lm.strategy == "deepspeed":
         return DeepSpeedEngine(model, lm, world_size, device)
     return Engine(model, lm, world_size, device)

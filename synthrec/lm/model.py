@@ -50,7 +50,9 @@ def model_stats(model: ModelSizeConfig, vocab_size: int, max_seq_len: int) -> di
     non_embedding = m.num_layers * per_layer + m.hidden_size  # + final norm
 
     # Forward FLOPs per token: 2 per weight in a matmul, output layer included.
-    dense_fwd = 2 * (m.num_layers * _layer_matmul_params(m) + vocab_size * m.hidden_size)
+    dense_fwd = 2 * (
+        m.num_layers * _layer_matmul_params(m) + vocab_size * m.hidden_size
+    )
     # Scores (q.k) and weighted values (p.v): 2 FLOPs x head_dim per key, both.
     attn_width = m.num_heads * m.head_dim
     attn_full = m.num_layers * 2 * 2 * attn_width * max_seq_len
@@ -67,8 +69,9 @@ def model_stats(model: ModelSizeConfig, vocab_size: int, max_seq_len: int) -> di
     }
 
 
-def qwen3_config(model: ModelSizeConfig, vocab_size: int, max_seq_len: int,
-                 eos_id: int, pad_id: int) -> Any:
+def qwen3_config(
+    model: ModelSizeConfig, vocab_size: int, max_seq_len: int, eos_id: int, pad_id: int
+) -> Any:
     from transformers import Qwen3Config
 
     m = model
@@ -90,8 +93,9 @@ def qwen3_config(model: ModelSizeConfig, vocab_size: int, max_seq_len: int,
     )
 
 
-def build_model(model: ModelSizeConfig, tokenizer: Any, max_seq_len: int,
-                seed: int) -> Any:
+def build_model(
+    model: ModelSizeConfig, tokenizer: Any, max_seq_len: int, seed: int
+) -> Any:
     """A randomly initialised model of this shape, or the checkpoint plus SID rows.
 
     Random init is seeded (same seed, same weights); every weight init happens in
@@ -102,8 +106,13 @@ def build_model(model: ModelSizeConfig, tokenizer: Any, max_seq_len: int,
 
     if model.pretrained:
         return _load_pretrained(model.pretrained, tokenizer)
-    cfg = qwen3_config(model, len(tokenizer), max_seq_len,
-                       tokenizer.eos_token_id, tokenizer.pad_token_id)
+    cfg = qwen3_config(
+        model,
+        len(tokenizer),
+        max_seq_len,
+        tokenizer.eos_token_id,
+        tokenizer.pad_token_id,
+    )
     torch.manual_seed(seed)
     net = Qwen3ForCausalLM(cfg)
     net.config.use_cache = False
@@ -138,8 +147,9 @@ def add_sid_rows(net: Any, vocab_size: int) -> int:
     with torch.no_grad():
         for emb in _embedding_matrices(net):
             emb[old:] = emb[:old].mean(dim=0, keepdim=True)
-    log.info("added %d embedding rows (mean of the %d existing rows)",
-             vocab_size - old, old)
+    log.info(
+        "added %d embedding rows (mean of the %d existing rows)", vocab_size - old, old
+    )
     return vocab_size - old
 
 

@@ -17,8 +17,15 @@ from typing import Literal
 Schedule = Literal["cosine", "wsd", "constant"]
 
 
-def lr_at(step: int, total_steps: int, warmup_steps: int, peak: float,
-          schedule: Schedule, min_ratio: float, cooldown_fraction: float) -> float:
+def lr_at(
+    step: int,
+    total_steps: int,
+    warmup_steps: int,
+    peak: float,
+    schedule: Schedule,
+    min_ratio: float,
+    cooldown_fraction: float,
+) -> float:
     """Learning rate for optimiser step `step` (0-based) of `total_steps`."""
     if warmup_steps > 0 and step < warmup_steps:
         return peak * (step + 1) / warmup_steps
@@ -51,7 +58,8 @@ def linear_decay(step: int, decay_steps: int, peak: float, floor: float) -> floa
     return peak + (floor - peak) * frac
 
 
-def cooldown_lr(branch_step: int, branch_steps: int, peak: float,
-                min_ratio: float) -> float:
+def cooldown_lr(
+    branch_step: int, branch_steps: int, peak: float, min_ratio: float
+) -> float:
     """Learning rate of step `branch_step` of a WSD cooldown branch."""
     return linear_decay(branch_step, branch_steps, peak, peak * min_ratio)

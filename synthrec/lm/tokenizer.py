@@ -95,14 +95,22 @@ def _pre_tokenizer() -> Any:
 
     # Split on whitespace, then isolate each pattern match; the pattern covers
     # every non-space character, so nothing is left between matches.
-    return pre_tokenizers.Sequence([
-        pre_tokenizers.WhitespaceSplit(),
-        pre_tokenizers.Split(Regex(PRETOKEN_PATTERN), behavior="isolated"),
-    ])
+    return pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.WhitespaceSplit(),
+            pre_tokenizers.Split(Regex(PRETOKEN_PATTERN), behavior="isolated"),
+        ]
+    )
 
 
-def _word_level(texts: Iterable[str], special_tokens: list[str]) -> Any:
-    """A word-level tokenizer: specials, SID tokens, then words by frequency."""
+def _word_level(
+    texts: Iterable[str], special_tokens: list[str], max_vocab_size: int | None
+) -> Any:
+    """A word-level tokenizer: specials, SID tokens, then words by frequency.
+
+    With `max_vocab_size`, only the most frequent words that fit are kept and
+    the rest read as [UNK]; token counts do not change (one per pre-token).
+    """
     from tokenizers import Tokenizer, models
 
     counts: Counter[str] = Counter()
@@ -112,7 +120,15 @@ def _word_level(texts: Iterable[str], special_tokens: list[str]) -> Any:
     for token in [PAD, UNK, EOS, *special_tokens]:
         vocab.setdefault(token, len(vocab))
     # Ties in frequency are broken by the word itself, so the ids are stable.
+    limit = max_vocab_size or len(vocab) + len(counts)
+    if limit < len(vocab):
+        raise SynthrecError(
+            f"max_vocab_size={max_vocab_size} is below the "
+            f"{len(vocab)} special and SID tokens"
+        )
     for word, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        if len(vocab) == limit:
+            break
         vocab.setdefault(word, len(vocab))
     tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token=UNK))
     tok.pre_tokenizer = _pre_tokenizer()
@@ -130,8 +146,9 @@ def _bpe(texts: Iterable[str], special_tokens: list[str], vocab_size: int) -> An
         vocab_size=vocab_size, special_tokens=[PAD, UNK, EOS], show_progress=False
     )
     # SID tokens are single ids: added before training so merges never see them.
-    tok.add_tokens([AddedToken(t, single_word=True, normalized=False)
-                    for t in special_tokens])
+    tok.add_tokens(
+        [AddedToken(t, single_word=True, normalized=False) for t in special_tokens]
+    )
     tok.train_from_iterator(texts, trainer=trainer)
     return tok
 
@@ -173,12 +190,14 @@ def build_tokenizer(
     kind: TokenizerKind = "word",
     bpe_vocab_size: int = 4096,
     pretrained: str | None = None,
+    max_vocab_size: int | None = None,
 ) -> Any:
     """Build the LM tokenizer from the training shards and save it to `out_dir`.
 
     `pretrained` (a checkpoint path or hub name) takes that tokenizer and adds
     the SID tokens; otherwise `kind` picks a word-level or BPE tokenizer learned
-    on the training shards of `corpus_dir`.
+    on the training shards of `corpus_dir`. `max_vocab_size` caps a word-level
+    vocabulary (the output layer dominates a tiny model's FLOPs).
     """
     if pretrained:
         tok = _pretrained(pretrained, special_tokens)
@@ -186,16 +205,23 @@ def build_tokenizer(
     else:
         texts = iter_texts(training_shards(corpus_dir))
         if kind == "word":
-            tok = _wrap(_word_level(texts, special_tokens))
+            tok = _wrap(_word_level(texts, special_tokens, max_vocab_size))
         elif kind == "bpe":
             tok = _wrap(_bpe(texts, special_tokens, bpe_vocab_size))
         else:
             raise SynthrecError(f"tokenizer kind {kind!r} is unknown: use word or bpe")
         kind_name = kind
-    _save(tok, out_dir, {
-        "kind": kind_name, "pretrained": pretrained, "vocab_size": len(tok),
-        "num_sid_tokens": len(special_tokens), "pretoken_pattern": PRETOKEN_PATTERN,
-    })
+    _save(
+        tok,
+        out_dir,
+        {
+            "kind": kind_name,
+            "pretrained": pretrained,
+            "vocab_size": len(tok),
+            "num_sid_tokens": len(special_tokens),
+            "pretoken_pattern": PRETOKEN_PATTERN,
+        },
+    )
     log.info("tokenizer (%s) with %d tokens saved to %s", kind_name, len(tok), out_dir)
     return tok
 

@@ -69,8 +69,12 @@ def _worker_env(use_gpu: bool) -> WorkerEnv:
         import ray.train.torch
 
         ctx = ray.train.get_context()
-        return WorkerEnv(ctx.get_world_rank(), ctx.get_world_size(),
-                         ray.train.torch.get_device(), True)
+        return WorkerEnv(
+            ctx.get_world_rank(),
+            ctx.get_world_size(),
+            ray.train.torch.get_device(),
+            True,
+        )
     gpu = use_gpu and torch.cuda.is_available()
     return WorkerEnv(0, 1, torch.device("cuda" if gpu else "cpu"), False)
 
@@ -123,14 +127,24 @@ class CptLoop:
         self.tokenizer = load_tokenizer(trial.tokenizer_dir)
         vocab = len(self.tokenizer)
         self.stats = model_stats(trial.model, vocab, self.lm.max_seq_len)
-        model = build_model(trial.model, self.tokenizer, self.lm.max_seq_len, trial.seed)
+        model = build_model(
+            trial.model, self.tokenizer, self.lm.max_seq_len, trial.seed
+        )
         self.stats["num_params"] = sum(p.numel() for p in model.parameters())
         self.engine: Engine = make_engine(model, self.lm, env.world_size, env.device)
-        self.sampler = MixtureSampler(trial.corpus_dir, trial.mixture, self.tokenizer,
-                                      self.lm.max_seq_len, trial.seed)
-        self.eval_sets = load_eval_sets(trial.corpus_dir, self.tokenizer,
-                                        self.lm.max_seq_len,
-                                        self.lm.max_eval_tokens_per_set)
+        self.sampler = MixtureSampler(
+            trial.corpus_dir,
+            trial.mixture,
+            self.tokenizer,
+            self.lm.max_seq_len,
+            trial.seed,
+        )
+        self.eval_sets = load_eval_sets(
+            trial.corpus_dir,
+            self.tokenizer,
+            self.lm.max_seq_len,
+            self.lm.max_eval_tokens_per_set,
+        )
         self._plan_steps()
         self.state = LoopState()
         self.tracker = Tracker.disabled()
@@ -138,20 +152,30 @@ class CptLoop:
     def _plan_steps(self) -> None:
         tps = self.lm.tokens_per_step
         self.total_steps = self.trial.num_tokens // tps
-        self.warmup_steps = min(math.ceil(self.lm.warmup_tokens / tps),
-                                self.total_steps // 2)
-        self.eval_tokens = eval_points(self.lm.first_eval_tokens,
-                                       self.total_steps * tps)
-        self.ckpt_every_steps = (math.ceil(self.lm.checkpoint_every_tokens / tps)
-                                 if self.lm.checkpoint_every_tokens else 0)
-        decay_start = self.total_steps - decay_steps_of(self.total_steps,
-                                                        self.lm.cooldown_fraction)
-        self.branch_tokens = [d for d in sorted(set(self.lm.cooldown_at_tokens))
-                              if d < decay_start * tps]
+        self.warmup_steps = min(
+            math.ceil(self.lm.warmup_tokens / tps), self.total_steps // 2
+        )
+        self.eval_tokens = eval_points(
+            self.lm.first_eval_tokens, self.total_steps * tps
+        )
+        self.ckpt_every_steps = (
+            math.ceil(self.lm.checkpoint_every_tokens / tps)
+            if self.lm.checkpoint_every_tokens
+            else 0
+        )
+        decay_start = self.total_steps - decay_steps_of(
+            self.total_steps, self.lm.cooldown_fraction
+        )
+        self.branch_tokens = [
+            d for d in sorted(set(self.lm.cooldown_at_tokens)) if d < decay_start * tps
+        ]
         skipped = sorted(set(self.lm.cooldown_at_tokens) - set(self.branch_tokens))
         if skipped:
-            log.warning("cooldown branches at %s tokens fall in the final decay; "
-                        "the run's own end is that annealed point", skipped)
+            log.warning(
+                "cooldown branches at %s tokens fall in the final decay; "
+                "the run's own end is that annealed point",
+                skipped,
+            )
 
     # -- public ------------------------------------------------------------------
 
@@ -184,9 +208,15 @@ class CptLoop:
     # -- one optimiser step ------------------------------------------------------
 
     def _lr(self, step: int) -> float:
-        return lr_at(step, self.total_steps, self.warmup_steps, self.lm.learning_rate,
-                     self.lm.schedule, self.lm.min_lr_ratio,
-                     self.lm.cooldown_fraction)
+        return lr_at(
+            step,
+            self.total_steps,
+            self.warmup_steps,
+            self.lm.learning_rate,
+            self.lm.schedule,
+            self.lm.min_lr_ratio,
+            self.lm.cooldown_fraction,
+        )
 
     def _train_step(self, lr: float) -> float:
         """One global batch: this worker's share, in micro-batches; mean loss."""
@@ -204,16 +234,21 @@ class CptLoop:
         st, tokens = self.state, self.tokens_seen
         if st.step % self.lm.log_every_steps == 0 or st.step == self.total_steps:
             self._log_train(loss)
-        while st.next_eval < len(self.eval_tokens) and \
-                tokens >= self.eval_tokens[st.next_eval]:
+        while (
+            st.next_eval < len(self.eval_tokens)
+            and tokens >= self.eval_tokens[st.next_eval]
+        ):
             st.next_eval += 1
             if st.step < self.total_steps:  # the end is evaluated as "final"
                 self._evaluate("trunk", tokens)
         for d in self.branch_tokens:
             if tokens >= d and d not in st.branches_done:
                 self._cooldown_branch(d)
-        if self.ckpt_every_steps and st.step % self.ckpt_every_steps == 0 and \
-                st.step < self.total_steps:
+        if (
+            self.ckpt_every_steps
+            and st.step % self.ckpt_every_steps == 0
+            and st.step < self.total_steps
+        ):
             self._checkpoint()
         self._maybe_inject_fault()
 
@@ -224,12 +259,20 @@ class CptLoop:
         st = self.state
         tok_s = self.tokens_seen / max(st.train_s, 1e-9)
         eta = (self.total_steps - st.step) * self.lm.tokens_per_step / max(tok_s, 1e-9)
-        log.info("step %d/%d loss %.4f lr %.2e grad_norm %.3f tok/s %.0f eta %.0fs",
-                 st.step, self.total_steps, mean_loss, self._lr(st.step - 1),
-                 self.grad_norm, tok_s, eta)
-        self.tracker.log_metrics({"train/loss": mean_loss,
-                                  "train/lr": self._lr(st.step - 1)},
-                                 step=self.tokens_seen)
+        log.info(
+            "step %d/%d loss %.4f lr %.2e grad_norm %.3f tok/s %.0f eta %.0fs",
+            st.step,
+            self.total_steps,
+            mean_loss,
+            self._lr(st.step - 1),
+            self.grad_norm,
+            tok_s,
+            eta,
+        )
+        self.tracker.log_metrics(
+            {"train/loss": mean_loss, "train/lr": self._lr(st.step - 1)},
+            step=self.tokens_seen,
+        )
 
     # -- evaluation ----------------------------------------------------------------
 
@@ -237,18 +280,27 @@ class CptLoop:
     def _evaluate(self, kind: str, tokens: int) -> dict[str, float]:
         """Mean next-token loss on every evaluation set; a curve row per set."""
         self.engine.module.eval()
-        losses = {name: self._eval_set(ids, labels)
-                  for name, (ids, labels) in self.eval_sets.items()}
+        losses = {
+            name: self._eval_set(ids, labels)
+            for name, (ids, labels) in self.eval_sets.items()
+        }
         self.engine.module.train()
-        rows = [{"tokens": tokens, "eval_set": n, "loss": v, "kind": kind}
-                for n, v in losses.items()]
+        rows = [
+            {"tokens": tokens, "eval_set": n, "loss": v, "kind": kind}
+            for n, v in losses.items()
+        ]
         self.state.curve.extend(rows)
         if self.env.rank == 0:
             prefix = "cooldown" if kind == "cooldown" else "eval"
-            self.tracker.log_metrics({f"{prefix}/{n}/loss": v
-                                      for n, v in losses.items()}, step=tokens)
-            log.info("eval (%s) at %d tokens: %s", kind, tokens,
-                     " ".join(f"{n}={v:.4f}" for n, v in losses.items()))
+            self.tracker.log_metrics(
+                {f"{prefix}/{n}/loss": v for n, v in losses.items()}, step=tokens
+            )
+            log.info(
+                "eval (%s) at %d tokens: %s",
+                kind,
+                tokens,
+                " ".join(f"{n}={v:.4f}" for n, v in losses.items()),
+            )
         return losses
 
     def _eval_set(self, ids: np.ndarray, labels: np.ndarray) -> float:
@@ -266,8 +318,11 @@ class CptLoop:
             y = torch.from_numpy(labels[chunk]).to(self.env.device)
             logits = self.engine.eval_forward(x)  # (b, T, V)
             nll = torch.nn.functional.cross_entropy(
-                logits[:, :-1].reshape(-1, logits.shape[-1]), y[:, 1:].reshape(-1),
-                ignore_index=IGNORE_INDEX, reduction="sum")
+                logits[:, :-1].reshape(-1, logits.shape[-1]),
+                y[:, 1:].reshape(-1),
+                ignore_index=IGNORE_INDEX,
+                reduction="sum",
+            )
             if real:
                 total += float(nll)
                 count += float((y[:, 1:] != IGNORE_INDEX).sum())
@@ -285,11 +340,17 @@ class CptLoop:
 
         branch_steps = decay_steps_of(self.state.step, self.lm.cooldown_fraction)
         if self.env.rank == 0:
-            log.info("cooldown branch from %d tokens: %d steps", self.tokens_seen,
-                     branch_steps)
+            log.info(
+                "cooldown branch from %d tokens: %d steps",
+                self.tokens_seen,
+                branch_steps,
+            )
         for i in range(branch_steps):
-            self._train_step(cooldown_lr(i, branch_steps, self.lm.learning_rate,
-                                         self.lm.min_lr_ratio))
+            self._train_step(
+                cooldown_lr(
+                    i, branch_steps, self.lm.learning_rate, self.lm.min_lr_ratio
+                )
+            )
         end = self.tokens_seen + branch_steps * self.lm.tokens_per_step
         self._evaluate("cooldown", end)
 
@@ -342,8 +403,10 @@ class CptLoop:
             if uploads:
                 self._write_checkpoint(Path(tmp))
                 checkpoint = ray.train.Checkpoint.from_directory(tmp)
-            ray.train.report({"step": self.state.step, "tokens": self.tokens_seen},
-                             checkpoint=checkpoint)
+            ray.train.report(
+                {"step": self.state.step, "tokens": self.tokens_seen},
+                checkpoint=checkpoint,
+            )
 
     def _maybe_resume(self) -> None:
         folder = self._resume_folder()
@@ -359,7 +422,9 @@ class CptLoop:
         self.state = from_dict(LoopState, state)
         self.sampler.load_state_dict(self.state.sampler)
         if self.env.rank == 0:
-            log.info("resumed at step %d (%d tokens)", self.state.step, self.tokens_seen)
+            log.info(
+                "resumed at step %d (%d tokens)", self.state.step, self.tokens_seen
+            )
 
     def _resume_folder(self) -> Any:
         """A context manager yielding the latest checkpoint folder, or None."""
@@ -381,8 +446,11 @@ class CptLoop:
         if marker.exists():
             return
         marker.touch()
-        log.warning("fault injection: rank %d kills itself after step %d",
-                    self.env.rank, self.state.step)
+        log.warning(
+            "fault injection: rank %d kills itself after step %d",
+            self.env.rank,
+            self.state.step,
+        )
         logging.shutdown()
         os.kill(os.getpid(), signal.SIGKILL)
 
@@ -398,36 +466,56 @@ class CptLoop:
             return
         if base.uri is None:
             return
-        self.tracker = base.start_run(trial.run_name, trial.parent_run_id,
-                                      tags={"synthrec.stage": "lm",
-                                            "model": trial.model.name})
+        self.tracker = base.start_run(
+            trial.run_name,
+            trial.parent_run_id,
+            tags={"synthrec.stage": "lm", "model": trial.model.name},
+        )
         self.state.mlflow_run_id = self.tracker.run_id
         self.tracker.log_params(self._params())
 
     def _params(self) -> dict[str, Any]:
         t, s = self.trial, self.stats
         return {
-            "model": t.model.name, "N": s["num_params_non_embedding"],
-            "N_total": s["num_params"], "flops_per_token": s["flops_per_token"],
-            "tokens": t.num_tokens, "mixture": json.dumps(t.mixture, sort_keys=True),
-            "seed": t.seed, "vocab_size": s["vocab_size"],
-            "max_seq_len": self.lm.max_seq_len, "batch_size": self.lm.batch_size,
-            "learning_rate": self.lm.learning_rate, "schedule": self.lm.schedule,
-            "strategy": self.lm.strategy, "zero_stage": self.lm.zero_stage,
-            "num_workers": self.env.world_size, "config_hash": config_hash(t),
+            "model": t.model.name,
+            "N": s["num_params_non_embedding"],
+            "N_total": s["num_params"],
+            "flops_per_token": s["flops_per_token"],
+            "tokens": t.num_tokens,
+            "mixture": json.dumps(t.mixture, sort_keys=True),
+            "seed": t.seed,
+            "vocab_size": s["vocab_size"],
+            "max_seq_len": self.lm.max_seq_len,
+            "batch_size": self.lm.batch_size,
+            "learning_rate": self.lm.learning_rate,
+            "schedule": self.lm.schedule,
+            "strategy": self.lm.strategy,
+            "zero_stage": self.lm.zero_stage,
+            "num_workers": self.env.world_size,
+            "config_hash": config_hash(t),
         }
 
     def _log_start(self) -> None:
         if self.env.rank != 0:
             return
         s = self.stats
-        log.info("trial %s: model %s N=%d N_total=%d flops/token=%.3g vocab=%d; "
-                 "%d steps x %d tokens, accum %d, %d worker(s) on %s, fp32 on CPU / "
-                 "bf16 on GPU; config %s", self.trial.run_name, self.trial.model.name,
-                 s["num_params_non_embedding"], s["num_params"], s["flops_per_token"],
-                 s["vocab_size"], self.total_steps, self.lm.tokens_per_step,
-                 self.lm.grad_accum_steps(self.env.world_size), self.env.world_size,
-                 self.env.device, config_hash(self.trial))
+        log.info(
+            "trial %s: model %s N=%d N_total=%d flops/token=%.3g vocab=%d; "
+            "%d steps x %d tokens, accum %d, %d worker(s) on %s, fp32 on CPU / "
+            "bf16 on GPU; config %s",
+            self.trial.run_name,
+            self.trial.model.name,
+            s["num_params_non_embedding"],
+            s["num_params"],
+            s["flops_per_token"],
+            s["vocab_size"],
+            self.total_steps,
+            self.lm.tokens_per_step,
+            self.lm.grad_accum_steps(self.env.world_size),
+            self.env.world_size,
+            self.env.device,
+            config_hash(self.trial),
+        )
 
     def _finish(self, wall_s: float) -> None:
         """Save the model (rank 0) and the results; close the MLflow run."""
@@ -436,23 +524,33 @@ class CptLoop:
             return
         self._save_model(weights)
         st = self.state
-        stats = {**self.stats, "tokens": self.tokens_seen,
-                 "tokens_by_modality": self.sampler.tokens_by_modality(),
-                 "steps": st.step, "wall_s": wall_s, "train_s": st.train_s,
-                 "tokens_per_s": self.tokens_seen / max(st.train_s, 1e-9),
-                 "world_size": self.env.world_size,
-                 "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-                 * 1024}
+        stats = {
+            **self.stats,
+            "tokens": self.tokens_seen,
+            "tokens_by_modality": self.sampler.tokens_by_modality(),
+            "steps": st.step,
+            "wall_s": wall_s,
+            "train_s": st.train_s,
+            "tokens_per_s": self.tokens_seen / max(st.train_s, 1e-9),
+            "world_size": self.env.world_size,
+            "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        }
         final = {r["eval_set"]: r["loss"] for r in st.curve if r["kind"] == "final"}
-        result = {"curve": st.curve, "final": final, "stats": stats,
-                  "mlflow_run_id": st.mlflow_run_id, "config": to_dict(self.trial),
-                  "config_hash": config_hash(self.trial)}
+        result = {
+            "curve": st.curve,
+            "final": final,
+            "stats": stats,
+            "mlflow_run_id": st.mlflow_run_id,
+            "config": to_dict(self.trial),
+            "config_hash": config_hash(self.trial),
+        }
         import pandas as pd
 
         write_parquet(self.out_dir / CURVE_FILE, pd.DataFrame(st.curve))
         write_json(self.out_dir / RESULT_FILE, result)
-        self.tracker.log_metrics({"tokens_per_s": stats["tokens_per_s"]},
-                                 step=self.tokens_seen)
+        self.tracker.log_metrics(
+            {"tokens_per_s": stats["tokens_per_s"]}, step=self.tokens_seen
+        )
         self.tracker.end_run()
         shutil.rmtree(self.out_dir / LOCAL_CHECKPOINT_DIR, ignore_errors=True)
 
@@ -492,8 +590,10 @@ def train_loop_per_worker(config: dict) -> None:
     trial = from_dict(TrialConfig, config)
     env = _worker_env(trial.lm.use_gpu)
     if trial.lm.fault_at_step is not None and not env.under_ray:
-        raise SynthrecError("lm.fault_at_step kills a worker process: use it only "
-                            "with lm.backend='ray_train'")
+        raise SynthrecError(
+            "lm.fault_at_step kills a worker process: use it only "
+            "with lm.backend='ray_train'"
+        )
     if trial.lm.torch_threads and env.device.type == "cpu":
         torch.set_num_threads(trial.lm.torch_threads)
     Path(trial.out_dir).mkdir(parents=True, exist_ok=True)

@@ -21,8 +21,12 @@ from synthrec.configtools import config_hash, to_dict
 from synthrec.errors import SynthrecError
 from synthrec.io import read_json
 from synthrec.lm.config import LMConfig, TrialConfig
-from synthrec.lm.train import MODEL_DIR, RESULT_FILE, ray_train_entry, \
-    train_loop_per_worker
+from synthrec.lm.train import (
+    MODEL_DIR,
+    RESULT_FILE,
+    ray_train_entry,
+    train_loop_per_worker,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +65,14 @@ def run_trial(trial: TrialConfig) -> TrialResult:
         return done
 
     backend = choose_backend(trial.lm)
-    log.info("trial %s: backend %s (lm.backend=%s, %d worker(s), gpu=%s)",
-             trial.run_name, backend, trial.lm.backend, trial.lm.num_workers,
-             trial.lm.use_gpu)
+    log.info(
+        "trial %s: backend %s (lm.backend=%s, %d worker(s), gpu=%s)",
+        trial.run_name,
+        backend,
+        trial.lm.backend,
+        trial.lm.num_workers,
+        trial.lm.use_gpu,
+    )
     if backend == "local":
         _check_local(trial.lm)
         train_loop_per_worker(to_dict(trial))
@@ -72,8 +81,9 @@ def run_trial(trial: TrialConfig) -> TrialResult:
 
     result = _load_result(out_dir, trial)
     if result is None:
-        raise SynthrecError(f"trial {trial.run_name} ended without {RESULT_FILE} "
-                            f"in {out_dir}")
+        raise SynthrecError(
+            f"trial {trial.run_name} ended without {RESULT_FILE} in {out_dir}"
+        )
     result.backend = backend
     return result
 
@@ -90,14 +100,19 @@ def _absolute_paths(trial: TrialConfig) -> TrialConfig:
 
 def _check_local(lm: LMConfig) -> None:
     if lm.num_workers != 1:
-        raise SynthrecError(f"lm.backend='local' runs one worker, but lm.num_workers="
-                            f"{lm.num_workers}; use lm.backend='ray_train'")
+        raise SynthrecError(
+            f"lm.backend='local' runs one worker, but lm.num_workers="
+            f"{lm.num_workers}; use lm.backend='ray_train'"
+        )
     if lm.strategy == "deepspeed":
-        raise SynthrecError("lm.strategy='deepspeed' needs lm.backend='ray_train' "
-                            "(or 'auto')")
+        raise SynthrecError(
+            "lm.strategy='deepspeed' needs lm.backend='ray_train' (or 'auto')"
+        )
     if lm.fault_at_step is not None:
-        raise SynthrecError("lm.fault_at_step kills a worker process: use it only "
-                            "with lm.backend='ray_train'")
+        raise SynthrecError(
+            "lm.fault_at_step kills a worker process: use it only "
+            "with lm.backend='ray_train'"
+        )
 
 
 def _load_result(out_dir: Path, trial: TrialConfig) -> TrialResult | None:
@@ -107,9 +122,14 @@ def _load_result(out_dir: Path, trial: TrialConfig) -> TrialResult | None:
     data = read_json(path)
     if data.get("config_hash") != config_hash(trial):
         return None
-    return TrialResult(curve=data["curve"], final=data["final"], stats=data["stats"],
-                       out_dir=str(out_dir), model_dir=str(out_dir / MODEL_DIR),
-                       mlflow_run_id=data.get("mlflow_run_id"))
+    return TrialResult(
+        curve=data["curve"],
+        final=data["final"],
+        stats=data["stats"],
+        out_dir=str(out_dir),
+        model_dir=str(out_dir / MODEL_DIR),
+        mlflow_run_id=data.get("mlflow_run_id"),
+    )
 
 
 def _run_ray_train(trial: TrialConfig) -> None:
@@ -127,7 +147,8 @@ def _run_ray_train(trial: TrialConfig) -> None:
         train_loop_config=to_dict(trial),
         torch_config=TorchConfig(backend="nccl" if lm.use_gpu else "gloo"),
         scaling_config=ray.train.ScalingConfig(
-            num_workers=lm.num_workers, use_gpu=lm.use_gpu,
+            num_workers=lm.num_workers,
+            use_gpu=lm.use_gpu,
             resources_per_worker=None if lm.use_gpu else {"CPU": 1},
         ),
         run_config=ray.train.RunConfig(
@@ -140,5 +161,6 @@ def _run_ray_train(trial: TrialConfig) -> None:
     try:
         trainer.fit()
     except ray.train.TrainingFailedError as exc:
-        raise SynthrecError(f"Ray Train job of trial {trial.run_name} failed: "
-                            f"{exc}") from exc
+        raise SynthrecError(
+            f"Ray Train job of trial {trial.run_name} failed: {exc}"
+        ) from exc

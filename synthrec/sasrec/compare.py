@@ -31,7 +31,7 @@ from synthrec.sasrec.data import (
 )
 from synthrec.sasrec.evaluate import evaluate
 from synthrec.sasrec.metrics import SAMPLED_NEGATIVES, sample_negatives
-from synthrec.sasrec.train import build_model, train_model
+from synthrec.sasrec.train import build_model, resolve_device, train_model
 from synthrec.tracking import Tracker
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ def _train_and_test(
     """Train on `source` with `seed`; return the best checkpoint's test metrics."""
     valid_set, test_set = sets
     torch.manual_seed(seed)  # same seed -> same initial weights for every source
-    model = build_model(cfg, num_items)
+    model = build_model(cfg, num_items).to(resolve_device(cfg.device))
     stream = BatchStream(plan[0], plan[1], cfg.batch_size, np.random.default_rng(seed))
     result = train_model(
         model,
@@ -168,8 +168,26 @@ def run_comparison(
     seed: int,
 ) -> dict[str, Any]:
     """Train SASRec per source and seed; test all on the same real interactions."""
-    out_dir = Path(out_dir)
     cfg.validate()
+    threads = torch.get_num_threads()
+    if cfg.num_threads is not None:
+        torch.set_num_threads(cfg.num_threads)
+    try:
+        return _compare(
+            prepared, synthetic_sequences, cfg, Path(out_dir), tracker, seed
+        )
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _compare(
+    prepared: PreparedData,
+    synthetic_sequences: list[np.ndarray] | None,
+    cfg: SasrecConfig,
+    out_dir: Path,
+    tracker: Tracker,
+    seed: int,
+) -> dict[str, Any]:
     num_items = prepared.n_items
 
     # Data: real train windows, synthetic windows, and the two real eval sets.

@@ -21,7 +21,7 @@ class SasrecConfig:
     hidden_size: int = 64
     num_blocks: int = 2
     num_heads: int = 1
-    dropout: float = 0.2
+    dropout: float = 0.1
     # Longest history the model reads; older items are cut off. 200 is the
     # MovieLens reference; 50 keeps a 2-core CPU run near a minute per source.
     max_seq_len: int = 50
@@ -30,23 +30,23 @@ class SasrecConfig:
     # -- loss -------------------------------------------------------------
     loss: Loss = "sampled_softmax"
     # Negatives per batch for sampled softmax (shared by every position).
-    num_negatives: int = 128
+    num_negatives: int = 256
     temperature: float = 1.0
 
     # -- optimisation and budget -----------------------------------------
-    learning_rate: float = 1e-3
+    learning_rate: float = 5e-3
     weight_decay: float = 0.0
     batch_size: int = 128
     # "steps": every source gets `max_train_steps` optimiser steps;
     # "items": every source sees `max_train_items` target items (non-padding).
     budget_unit: BudgetUnit = "steps"
-    max_train_steps: int = 300
+    max_train_steps: int = 200
     max_train_items: int = 2_000_000
     # Validate on real valid items this often; stop after `patience_evals`
     # validations without improvement of `early_stopping_metric`.
-    eval_every_steps: int = 50
+    eval_every_steps: int = 40
     patience_evals: int = 3
-    early_stopping_metric: str = "ndcg@10"
+    early_stopping_metric: str = "ndcg@100"
 
     # How sequences become training windows of max_seq_len + 1 items: "last"
     # keeps each sequence's most recent window (original SASRec); "all" tiles
@@ -69,6 +69,13 @@ class SasrecConfig:
     eval_batch_size: int = 256
     # Seeds run per source: seed, seed + 1, ..., seed + num_seeds - 1.
     num_seeds: int = 1
+    # CPU threads torch may use during the comparison; None keeps torch's
+    # default. 1 is the safe choice on a busy 2-core machine: oversubscribed
+    # OpenMP threads made small steps up to 50x slower there (docs/sasrec.md).
+    num_threads: int | None = 1
+    # "cpu", "cuda", or "auto" (CUDA when available). Negatives are drawn on
+    # the CPU either way.
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
     # Write each source's best weights to out_dir/<source>/seed<k>/best.pt.
     save_checkpoints: bool = True
 

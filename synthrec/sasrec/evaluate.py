@@ -47,19 +47,23 @@ def _rank_batch(
 ) -> np.ndarray:
     histories = eval_set.histories[rows]
     targets = eval_set.targets[rows]
-    scores = model.score_all(
-        model.last_hidden(pad_histories(histories, cfg.max_seq_len))
-    )
-    target_t = torch.from_numpy(targets)
+    device = model.item_emb.weight.device
+    items = pad_histories(histories, cfg.max_seq_len).to(device)
+    scores = model.score_all(model.last_hidden(items))  # (B, V)
+    target_t = torch.from_numpy(targets).to(device)
     if negatives is not None:
-        return sampled_ranks(
-            scores, target_t, torch.from_numpy(negatives[rows])
-        ).numpy()
+        return (
+            sampled_ranks(
+                scores, target_t, torch.from_numpy(negatives[rows]).to(device)
+            )
+            .cpu()
+            .numpy()
+        )
     if cfg.exclude_history:
         excluded = exclusion_mask(histories, targets, scores.shape[1])
     else:
         excluded = padding_only_mask(len(targets), scores.shape[1])
-    return full_ranks(scores, target_t, excluded).numpy()
+    return full_ranks(scores, target_t, excluded.to(device)).cpu().numpy()
 
 
 def evaluate(

@@ -190,9 +190,9 @@ def bce_loss(
     """
     valid = targets != PADDING_ITEM
     num_items = item_weight.shape[0] - 1
-    negatives = torch.randint(
-        1, num_items + 1, targets.shape, generator=generator, device=targets.device
-    )
+    # Drawn on the generator's device (CPU), so runs match across devices.
+    negatives = torch.randint(1, num_items + 1, targets.shape, generator=generator)
+    negatives = negatives.to(targets.device)
     pos = (hidden * item_weight[targets]).sum(-1)  # (B, T)
     neg = (hidden * item_weight[negatives]).sum(-1)  # (B, T)
     pos_loss = F.binary_cross_entropy_with_logits(
@@ -217,9 +217,8 @@ def sampled_softmax_loss(
     batch, logits divided by `temperature`; collisions with the target masked."""
     valid = targets != PADDING_ITEM
     num_items = item_weight.shape[0] - 1
-    negatives = torch.randint(
-        1, num_items + 1, (num_negatives,), generator=generator, device=targets.device
-    )
+    negatives = torch.randint(1, num_items + 1, (num_negatives,), generator=generator)
+    negatives = negatives.to(targets.device)
     h, t = hidden[valid], targets[valid]  # (M, D), (M,)
     pos = (h * item_weight[t]).sum(-1, keepdim=True)  # (M, 1)
     neg = h @ item_weight[negatives].T  # (M, N)

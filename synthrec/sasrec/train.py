@@ -5,7 +5,6 @@ so the real/synthetic comparison differs only in what the batches contain.
 The weights kept are those with the best validation metric.
 """
 
-import copy
 import logging
 import time
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from synthrec.errors import SynthrecError
 from synthrec.sasrec.config import SasrecConfig
 from synthrec.sasrec.data import BatchStream, EvalSet
 from synthrec.sasrec.evaluate import evaluate
@@ -54,6 +54,15 @@ def build_model(cfg: SasrecConfig, num_items: int) -> SASRec:
         norm=cfg.norm,
     )
     return SASRec(shape)
+
+
+def resolve_device(name: str) -> torch.device:
+    """ "auto" is CUDA when available, else CPU; "cuda" without a GPU is an error."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SynthrecError("sasrec.device='cuda' but torch sees no CUDA GPU; use cpu")
+    return torch.device(name)
 
 
 def compute_loss(
@@ -112,6 +121,7 @@ def train_model(
     """Train until the budget is spent or validation stops improving."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
+    device = model.item_emb.weight.device
     optimizer = _optimizer(model, cfg)
     budget = _Budget(cfg)
     metric = cfg.early_stopping_metric
@@ -130,7 +140,7 @@ def train_model(
     model.train()
     while not budget.done:
         # One optimiser step on the next batch.
-        inputs, targets = stream.next_batch()
+        inputs, targets = (t.to(device) for t in stream.next_batch())
         loss = compute_loss(model, inputs, targets, cfg, generator)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -202,7 +212,8 @@ def _optimizer(model: SASRec, cfg: SasrecConfig) -> torch.optim.Optimizer:
 
 
 def _snapshot(model: SASRec) -> dict[str, torch.Tensor]:
-    return copy.deepcopy(model.state_dict())
+    # A CPU copy: the best weights survive further steps and save anywhere.
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
 def _log_progress(

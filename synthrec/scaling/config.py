@@ -1,6 +1,7 @@
 """Config of the scaling-law fits."""
 
 from dataclasses import dataclass
+from typing import Literal
 
 from synthrec.configtools import require
 
@@ -22,7 +23,7 @@ class ScalingConfig:
     # Drop NaN/inf losses with a warning instead of refusing to fit that eval set.
     drop_nonfinite: bool = False
     # "lbfgs": L-BFGS from the best grid starts; "varpro": variable projection.
-    method: str = "lbfgs"
+    method: Literal["lbfgs", "varpro"] = "lbfgs"
     # L-BFGS runs from this many best points of the initialisation grid.
     num_starts: int = 8
     # With several mixtures in the table, the main fits use this one (None: the

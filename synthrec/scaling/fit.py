@@ -96,7 +96,7 @@ def select_points(curves: pd.DataFrame, cfg: ScalingConfig) -> pd.DataFrame:
     return table
 
 
-def _points(table: pd.DataFrame, cfg: ScalingConfig, eval_set: str) -> Points:
+def points_of(table: pd.DataFrame, cfg: ScalingConfig, eval_set: str) -> Points:
     if cfg.drop_nonfinite:
         finite = np.isfinite(table["loss"].to_numpy(dtype=np.float64))
         if not finite.all():
@@ -132,6 +132,7 @@ def fit_form(
     strata: np.ndarray,
     cfg: ScalingConfig,
     seed: int,
+    label: str = "",
 ) -> tuple[dict, np.ndarray | None]:
     """Fit `form`, bootstrap it by run; return its dict and (B, P) samples."""
     problem = laws.make_problem(form, x, points.loss, points.weight)
@@ -146,33 +147,43 @@ def fit_form(
     }
     if not result.converged:
         log.warning(
-            "%s fit did not meet its convergence test; treat it with care", form.name
+            "%s %s: the fit did not meet its convergence test (gradient "
+            "not ~0); treat its parameters with care",
+            label,
+            form.name,
         )
     if cfg.num_bootstrap == 0:
         return out, None
+    samples = _bootstrap(problem, result, points, strata, cfg, seed, out)
+    return out, samples
 
+
+def _bootstrap(
+    problem: laws.Problem,
+    result: laws.FitResult,
+    points: Points,
+    strata: np.ndarray,
+    cfg: ScalingConfig,
+    seed: int,
+    out: dict,
+) -> np.ndarray:
+    """Refit resamples by run; add `ci` and `bootstrap` to `out`; return samples."""
     resamples = resample_weights(points.unit, strata, cfg.num_bootstrap, seed)
     weights = resamples.counts * points.weight[None, :]
     thetas, converged = refit_batched(problem, result.theta, weights, cfg.huber_delta)
     samples = laws.theta_to_params(thetas, problem.log_x0)
     out["ci"] = {
         name: list(percentile_interval(samples[:, i], cfg.confidence_level))
-        for i, name in enumerate(form.param_names)
+        for i, name in enumerate(problem.form.param_names)
     }
+    # Strata with a single run were resampled by point (see bootstrap.py).
     out["bootstrap"] = {
         "num": cfg.num_bootstrap,
         "level": cfg.confidence_level,
         "converged_fraction": float(converged.mean()),
         "by_point_strata": [str(s) for s in resamples.point_fallback_strata],
     }
-    if resamples.point_fallback_strata:
-        log.warning(
-            "%s: %d stratum(s) hold one run; their points are resampled by "
-            "point, which understates the interval width",
-            form.name,
-            len(resamples.point_fallback_strata),
-        )
-    return out, samples
+    return samples
 
 
 def _guarded(what: str, fn) -> dict:
@@ -186,8 +197,14 @@ def _guarded(what: str, fn) -> dict:
 # -- self-checks -----------------------------------------------------------------
 
 
-def holdout_check(points: Points, held_out: np.ndarray, cfg: ScalingConfig) -> dict:
-    """Fit the joint law without `held_out` points; errors of their predictions."""
+def holdout_check(
+    points: Points, held_out: np.ndarray, cfg: ScalingConfig, seed: int = 0
+) -> dict:
+    """Fit the joint law without `held_out` points; errors of their predictions.
+
+    "final" is the held-out point furthest out (largest N, then largest D); its
+    prediction gets a bootstrap interval (by run) when intervals are on.
+    """
     train, test = points.subset(~held_out), points.subset(held_out)
     if len(test.loss) == 0:
         raise SynthrecError("nothing to hold out")
@@ -196,8 +213,8 @@ def holdout_check(points: Points, held_out: np.ndarray, cfg: ScalingConfig) -> d
     params = np.array([[result.params[k] for k in laws.JOINT.param_names]])
     pred = laws.predict(params, test.x_joint)[0]
     rel = np.abs(pred - test.loss) / test.loss
-    last = int(np.argmax(test.d))
-    return {
+    last = int(np.lexsort((test.d, test.n))[-1])
+    out = {
         "n_train_points": len(train.loss),
         "n_points": len(test.loss),
         "mean_abs_rel_error": float(np.mean(rel)),
@@ -208,6 +225,30 @@ def holdout_check(points: Points, held_out: np.ndarray, cfg: ScalingConfig) -> d
         "final_loss": float(test.loss[last]),
         "final_pred": float(pred[last]),
     }
+    if cfg.num_bootstrap > 0:
+        lo, hi = _prediction_interval(
+            problem, result, train, test.x_joint[last], cfg, seed
+        )
+        out["final_pred_ci"] = [lo, hi]
+        out["final_in_ci"] = bool(lo <= test.loss[last] <= hi)
+    return out
+
+
+def _prediction_interval(
+    problem: laws.Problem,
+    result: laws.FitResult,
+    train: Points,
+    x: np.ndarray,
+    cfg: ScalingConfig,
+    seed: int,
+) -> tuple[float, float]:
+    resamples = resample_weights(train.unit, train.n, cfg.num_bootstrap, seed)
+    weights = resamples.counts * train.weight[None, :]
+    thetas, _ = refit_batched(problem, result.theta, weights, cfg.huber_delta)
+    draws = laws.theta_to_params(thetas, problem.log_x0)
+    return percentile_interval(
+        laws.predict(draws, x[None, :])[:, 0], cfg.confidence_level
+    )
 
 
 def largest_d_mask(points: Points) -> np.ndarray:
@@ -223,57 +264,81 @@ def largest_d_mask(points: Points) -> np.ndarray:
 
 
 def fit_eval_set(points: Points, cfg: ScalingConfig, eval_set: str) -> dict:
+    """Every form and self-check of one eval set; failures become `error` keys."""
     seed = zlib.crc32(f"{cfg.seed}/{eval_set}".encode())
     out: dict = {"n_points": len(points.loss), "n_sizes": len(np.unique(points.n))}
-
-    per_size = {}
-    for n in np.unique(points.n):
-        sub = points.subset(points.n == n)
-        per_size[str(int(n))] = _guarded(
-            f"{eval_set} L(D) at N={int(n)}",
-            lambda sub=sub: fit_form(
-                laws.PER_SIZE, sub.d[:, None], sub, np.zeros(len(sub.d)), cfg, seed
-            )[0],
-        )
-    out["per_size"] = per_size
+    out["per_size"] = per_size_fits(points, cfg, seed, eval_set)
 
     samples: dict = {}
-
-    def joint() -> dict:
-        fitted, draws = fit_form(
-            laws.JOINT, points.x_joint, points, points.n, cfg, seed
-        )
-        if draws is not None:
-            samples["joint"] = {
-                name: draws[:, i].tolist()
-                for i, name in enumerate(laws.JOINT.param_names)
-            }
-        return fitted
-
-    out["joint"] = _guarded(f"{eval_set} joint L(N, D)", joint)
+    out["joint"] = _guarded(
+        f"{eval_set} joint L(N, D)",
+        lambda: _joint_fit(points, cfg, seed, eval_set, samples),
+    )
     if "error" in out["joint"]:
         out["error"] = out["joint"]["error"]
     if cfg.fit_by_size:
         out["by_size"] = _guarded(
-            f"{eval_set} L(N)", lambda: _fit_by_size(points, cfg, seed)
+            f"{eval_set} L(N)", lambda: _fit_by_size(points, cfg, seed, eval_set)
         )
     if cfg.holdout:
-        out["holdout"] = {
-            "largest_n": _guarded(
-                f"{eval_set} hold-out of the largest N",
-                lambda: holdout_check(points, points.n == points.n.max(), cfg),
-            ),
-            "largest_d": _guarded(
-                f"{eval_set} hold-out of the largest D",
-                lambda: holdout_check(points, largest_d_mask(points), cfg),
-            ),
-        }
+        out["holdout"] = holdout_checks(points, cfg, eval_set, seed)
     if samples:
         out["samples"] = samples
     return out
 
 
-def _fit_by_size(points: Points, cfg: ScalingConfig, seed: int) -> dict:
+def per_size_fits(points: Points, cfg: ScalingConfig, seed: int, eval_set: str) -> dict:
+    """L(D) per model size, keyed by str(int(N))."""
+    fits = {}
+    for n in np.unique(points.n):
+        sub = points.subset(points.n == n)
+        label = f"{eval_set} N={int(n)}"
+        fits[str(int(n))] = _guarded(
+            f"{label} L(D)",
+            lambda sub=sub, label=label: fit_form(
+                laws.PER_SIZE,
+                sub.d[:, None],
+                sub,
+                np.zeros(len(sub.d)),
+                cfg,
+                seed,
+                label,
+            )[0],
+        )
+    return fits
+
+
+def _joint_fit(
+    points: Points, cfg: ScalingConfig, seed: int, eval_set: str, samples: dict
+) -> dict:
+    # Strata are model sizes, so every resample keeps every size.
+    fitted, draws = fit_form(
+        laws.JOINT, points.x_joint, points, points.n, cfg, seed, eval_set
+    )
+    if draws is not None:
+        samples["joint"] = {
+            name: draws[:, i].tolist() for i, name in enumerate(laws.JOINT.param_names)
+        }
+    return fitted
+
+
+def holdout_checks(
+    points: Points, cfg: ScalingConfig, eval_set: str, seed: int = 0
+) -> dict:
+    """Predict the largest N, and each size's largest D, from fits without them."""
+    return {
+        "largest_n": _guarded(
+            f"{eval_set} hold-out of the largest N",
+            lambda: holdout_check(points, points.n == points.n.max(), cfg, seed),
+        ),
+        "largest_d": _guarded(
+            f"{eval_set} hold-out of the largest D",
+            lambda: holdout_check(points, largest_d_mask(points), cfg, seed),
+        ),
+    }
+
+
+def _fit_by_size(points: Points, cfg: ScalingConfig, seed: int, eval_set: str) -> dict:
     # L(N) at the largest token count that every model size reached.
     common = set(points.d[points.n == points.n[0]])
     for n in np.unique(points.n):
@@ -283,7 +348,7 @@ def _fit_by_size(points: Points, cfg: ScalingConfig, seed: int) -> dict:
     d_common = max(common)
     sub = points.subset(points.d == d_common)
     fitted, _ = fit_form(
-        laws.BY_SIZE, sub.n[:, None], sub, np.zeros(len(sub.n)), cfg, seed
+        laws.BY_SIZE, sub.n[:, None], sub, np.zeros(len(sub.n)), cfg, seed, eval_set
     )
     return {**fitted, "D": float(d_common)}
 
@@ -326,13 +391,13 @@ def _fit_curves(curves: pd.DataFrame, cfg: ScalingConfig) -> dict:
     )
 
     main, ablation = split_mixtures(table, cfg)
-    fits = {}
+    fits, by_point = {}, False
     for i, eval_set in enumerate(eval_sets, start=1):
         rows = main[main["eval_set"].astype(str) == eval_set]
         if rows.empty:
             fits[eval_set] = {"error": "no points in the main mixture"}
             continue
-        fits[eval_set] = fit_eval_set(_points(rows, cfg, eval_set), cfg, eval_set)
+        fits[eval_set] = fit_eval_set(points_of(rows, cfg, eval_set), cfg, eval_set)
         fits[eval_set]["compute"] = relation
         if "mixture" in rows.columns:
             fits[eval_set]["mixture"] = str(rows["mixture"].iloc[0])
@@ -341,6 +406,7 @@ def _fit_curves(curves: pd.DataFrame, cfg: ScalingConfig) -> dict:
                 ablation, cfg, eval_set, fits[eval_set]
             )
         joint = fits[eval_set]["joint"]
+        by_point |= bool((joint.get("bootstrap") or {}).get("by_point_strata"))
         log.info(
             "[%d/%d] %s: alpha=%s beta=%s",
             i,
@@ -348,6 +414,12 @@ def _fit_curves(curves: pd.DataFrame, cfg: ScalingConfig) -> dict:
             eval_set,
             _fmt(joint.get("alpha")),
             _fmt(joint.get("beta")),
+        )
+    if by_point:
+        log.warning(
+            "some model sizes have a single run, so their points were "
+            "resampled by point, not by run: intervals understate the "
+            "run-to-run spread (add seeds or token budgets per size)"
         )
     return fits
 
@@ -395,17 +467,8 @@ def fit_mixtures(
         if name == main_fit.get("mixture"):
             out[name] = {"per_size": main_fit["per_size"]}
             continue
-        points = _points(rows[rows["mixture"].astype(str) == name], quick, eval_set)
-        per_size = {}
-        for n in np.unique(points.n):
-            sub = points.subset(points.n == n)
-            per_size[str(int(n))] = _guarded(
-                f"{eval_set} mixture {name} L(D) at N={int(n)}",
-                lambda sub=sub: fit_form(
-                    laws.PER_SIZE, sub.d[:, None], sub, np.zeros(len(sub.d)), quick, 0
-                )[0],
-            )
-        out[name] = {"per_size": per_size}
+        points = points_of(rows[rows["mixture"].astype(str) == name], quick, eval_set)
+        out[name] = {"per_size": per_size_fits(points, quick, 0, f"{eval_set}/{name}")}
     return out
 
 

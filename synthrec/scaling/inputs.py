@@ -14,12 +14,14 @@ from pathlib import Path
 import pandas as pd
 
 from synthrec.errors import SynthrecError
+from synthrec.io import read_json
 
 log = logging.getLogger(__name__)
 
 _LOSS_PREFIXES = {"eval/": "trunk", "cooldown/": "cooldown"}
 _LOSS_SUFFIX = "/loss"
 SWEEP_CURVES = Path("sweep") / "curves.parquet"
+SWEEP_STATE = Path("sweep") / "state.json"
 _N_PARAMS = ("N_non_embedding", "N", "non_embedding_params")
 _COPIED_PARAMS = ("model", "mixture", "seed", "N_total", "flops_per_token")
 
@@ -47,8 +49,16 @@ def curves_for_run(run_dir: str | Path, experiment: str = "synthrec") -> pd.Data
         return read_table(table)
     db = run_dir / "mlflow.db"
     if db.is_file():
-        log.info("%s not found; reading curves from %s", table, db)
-        return load_curves_from_mlflow(f"sqlite:///{db.resolve()}", experiment)
+        # The sweep records its MLflow parent run; its trials are the children.
+        state = run_dir / SWEEP_STATE
+        parent = read_json(state).get("parent_run_id") if state.is_file() else None
+        log.info(
+            "%s not found; reading curves from %s (sweep run %s)",
+            table,
+            db,
+            parent or "any",
+        )
+        return load_curves_from_mlflow(f"sqlite:///{db.resolve()}", experiment, parent)
     raise SynthrecError(
         f"{run_dir} has neither {SWEEP_CURVES} nor mlflow.db; "
         "run the sweep first (synthrec sweep run) or pass --table"

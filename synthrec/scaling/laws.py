@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize, nnls
+from scipy.optimize import OptimizeResult, minimize, nnls
 
 from synthrec.errors import SynthrecError
 
@@ -36,8 +36,12 @@ _LOG_EXP_MIN, _LOG_EXP_MAX = float(np.log(1e-3)), float(np.log(10.0))
 _INIT_E_FRACTIONS = (0.05, 0.5, 0.9)
 _INIT_A_MULTIPLES = (0.01, 0.1, 0.5, 2.0)
 _INIT_EXPONENTS = (0.05, 0.15, 0.4, 1.0, 2.0)
+# Iterations per L-BFGS start; a well-posed fit converges in ~100.
+_LBFGS_MAX_ITER = 1000
+# Distinct values each input needs for its exponent to be identified.
+_MIN_DISTINCT = 3
 # Exponent grid of the variable-projection search.
-_VARPRO_EXPONENTS = np.geomspace(0.01, 3.0, 24)
+_VARPRO_EXPONENTS = np.geomspace(0.01, 3.0, 14)
 
 
 @dataclass(frozen=True)
@@ -138,21 +142,24 @@ def _check_values(form: Form, x: np.ndarray, loss: np.ndarray, w: np.ndarray) ->
 
 
 def _check_identifiable(form: Form, x: np.ndarray) -> None:
-    need = form.num_params + 1
-    if len(x) < need:
+    # Repeated inputs (seeds, trunk reads shared by runs) add no new constraint:
+    # count distinct points, and keep one degree of freedom beyond the fit.
+    need, distinct = form.num_params + 1, len(np.unique(x, axis=0))
+    if distinct < need:
         raise SynthrecError(
-            f"{form.name}: too few points to fit {form.num_params} "
-            f"parameters (got {len(x)}, need at least {need})"
+            f"{form.name}: too few points to fit {form.num_params} parameters "
+            f"(got {distinct} distinct, need at least {need})"
         )
-    # One term needs 3 distinct inputs; each input of the joint form needs 2.
-    min_distinct = 3 if form.num_terms == 1 else 2
+    # Each input needs 3 distinct values: with 2 sizes, E + A N^-alpha fits any
+    # alpha exactly, so the exponent (and any extrapolation) would be arbitrary.
     for k, name in enumerate(form.input_names):
-        distinct = len(np.unique(x[:, k]))
-        if distinct < min_distinct:
-            what = "model size" if name == "N" else "token count"
+        values = np.unique(x[:, k])
+        if len(values) < _MIN_DISTINCT:
+            what = "model sizes" if name == "N" else "token counts"
             raise SynthrecError(
-                f"{form.name}: needs at least {min_distinct} distinct values of "
-                f"{name} but got {distinct} ({what}s: {np.unique(x[:, k]).tolist()})"
+                f"{form.name}: needs at least {_MIN_DISTINCT} distinct {what} "
+                f"({name}) to identify its exponent, got {len(values)}: "
+                f"{values.tolist()}"
                 + ("; a joint fit needs several model sizes" if name == "N" else "")
             )
 
@@ -271,7 +278,7 @@ def bounds(form: Form) -> list[tuple[float, float]]:
 def fit_lbfgs(
     problem: Problem,
     delta: float = 1e-3,
-    num_starts: int = 16,
+    num_starts: int = 8,
     starts: np.ndarray | None = None,
 ) -> FitResult:
     """Minimise the summed Huber objective by L-BFGS-B from several starts.
@@ -302,7 +309,12 @@ def _fit_lbfgs(
             bounds=bounds(problem.form),
             # The summed objective is ~delta * n * |r|: stop on the gradient far
             # below that scale, never on a relative decrease of order 1.
-            options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-12, "maxcor": 20},
+            options={
+                "maxiter": _LBFGS_MAX_ITER,
+                "ftol": 1e-15,
+                "gtol": 1e-12,
+                "maxcor": 20,
+            },
         )
         if best is None or result.fun < best.fun:
             best = result
@@ -317,7 +329,7 @@ def _fit_lbfgs(
     )
 
 
-def _converged(result, problem: Problem, delta: float) -> bool:
+def _converged(result: OptimizeResult, problem: Problem, delta: float) -> bool:
     # L-BFGS-B often ends on "abnormal line search" at machine precision; judge
     # convergence by the gradient relative to the per-point scale of psi*J.
     _, grad = _objective_and_grad(result.x, problem, delta)
@@ -412,7 +424,7 @@ def _profile(
 
 
 def fit(
-    problem: Problem, delta: float = 1e-3, method: str = "lbfgs", num_starts: int = 16
+    problem: Problem, delta: float = 1e-3, method: str = "lbfgs", num_starts: int = 8
 ) -> FitResult:
     if method == "lbfgs":
         return fit_lbfgs(problem, delta, num_starts)

@@ -104,7 +104,7 @@ def _save(draw, path: Path) -> bool:
     if fig is None:
         return False
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+        fig.savefig(tmp, format="png", dpi=100)
     plt.close(fig)
     return True
 
@@ -113,7 +113,11 @@ def _grid(plt, count: int):
     cols = min(3, count)
     rows = math.ceil(count / cols)
     fig, axes = plt.subplots(
-        rows, cols, figsize=(5.2 * cols, 3.9 * rows), squeeze=False
+        rows,
+        cols,
+        figsize=(5.2 * cols, 3.9 * rows),
+        squeeze=False,
+        layout="constrained",
     )
     for ax in axes.ravel()[count:]:
         ax.set_visible(False)
@@ -265,8 +269,13 @@ def _band(entry: dict, n: float, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def _style(ax, title: str, xlabel: str) -> None:
+    from matplotlib.ticker import ScalarFormatter
+
     ax.set_xscale("log")
     ax.set_yscale("log")
+    # Losses span less than a decade: plain numbers read better than 10^x.
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(ScalarFormatter())
     ax.set_title(title, fontsize=9)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("eval loss")
@@ -360,21 +369,26 @@ def _holdout_table(fit: dict) -> list[str]:
     lines = [
         "## Held-out extrapolation (joint law fitted without the held-out points)",
         "",
-        "| eval set | held out | points | mean abs rel error | "
-        "error at its largest D |",
-        "|---|---|---|---|---|",
+        "The furthest held-out point (largest N, then largest D) is shown with "
+        "its prediction and the bootstrap interval of that prediction.",
+        "",
+        "| eval set | held out | points | mean abs rel error | furthest point: "
+        "loss vs prediction [interval] | its error |",
+        "|---|---|---|---|---|---|",
     ]
     for eval_set, entry in sorted(fit.items()):
         for which, check in sorted((entry.get("holdout") or {}).items()):
             label = "largest N" if which == "largest_n" else "largest D per size"
             if "error" in check:
-                lines.append(
-                    f"| {eval_set} | {label} | not run: {check['error']} | | |"
-                )
+                lines.append(f"| {eval_set} | {label} | not run: {check['error']} |||")
                 continue
+            furthest = f"{check['final_loss']:.4g} vs {check['final_pred']:.4g}"
+            if "final_pred_ci" in check:
+                lo, hi = check["final_pred_ci"]
+                furthest += f" [{lo:.4g}, {hi:.4g}]"
             lines.append(
                 f"| {eval_set} | {label} | {check['n_points']} | "
-                f"{check['mean_abs_rel_error']:.2%} | "
+                f"{check['mean_abs_rel_error']:.2%} | {furthest} | "
                 f"{check['final_abs_rel_error']:.2%} |"
             )
     return lines

@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     fit = commands.add_parser(
         "fit",
-        help="prepare the data (or reuse OUT/data) and fit semantic IDs into OUT/sids",
+        help="prepare the data into OUT/data (reused when unchanged), fit OUT/sids",
     )
     fit.add_argument("config", help="run config YAML (its data, sids and seed are used)")
     fit.add_argument("--out", required=True, help="run folder: OUT/data, OUT/sids")
@@ -56,12 +56,7 @@ def _fit(args: argparse.Namespace) -> int:
 
 
 def _prepared(cfg: Any, data_dir: Path) -> Any:
-    """The prepared data in data_dir, made first when it is not there yet."""
-    from synthrec.datasets.prepared import MANIFEST_FILE, PreparedData
-
-    if (data_dir / MANIFEST_FILE).is_file():
-        log.info("sids: reusing prepared data in %s", data_dir)
-        return PreparedData.load(data_dir)
+    """The prepared data (the data stage reuses data_dir when its key matches)."""
     from synthrec.datasets import prepare_dataset
 
     return prepare_dataset(cfg.data, data_dir, cfg.seed)

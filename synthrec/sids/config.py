@@ -55,8 +55,12 @@ class SidConfig:
     sae_epochs: int = 60
     sae_batch_size: int = 512
     sae_learning_rate: float = 1e-3
+    # A feature that fired for no item in this many steps is resampled.
+    sae_dead_feature_window_steps: int = 40
 
     device: str = "cpu"
+    # Threads for torch (and the BLAS/OpenMP pools) while RQ-VAE or SAE train.
+    torch_num_threads: int = 1
 
     # Quality report: neighbourhood agreement at this many neighbours, measured
     # on this many seeded query items (0 skips the neighbourhood part).
@@ -83,7 +87,7 @@ class SidConfig:
             self.embedding_model,
             "name a sentence-transformers model (local path or hub name)",
         )
-        for name in ("kmeans_iters", "rqvae_epochs", "sae_epochs", "embedding_batch_size"):
+        for name in ("torch_num_threads", "kmeans_iters", "rqvae_epochs", "sae_epochs", "embedding_batch_size"):
             value = getattr(self, name)
             require(value >= 1, f"sids.{name}", value, "use 1 or more")
         for name in ("rqvae_batch_size", "sae_batch_size", "rqvae_latent_dim"):
@@ -95,12 +99,9 @@ class SidConfig:
             self.sae_top_k,
             f"use 1..{self.sae_dictionary_size - 1} (below sae_dictionary_size)",
         )
-        require(
-            self.rqvae_dead_code_window_steps >= 1,
-            "sids.rqvae_dead_code_window_steps",
-            self.rqvae_dead_code_window_steps,
-            "use 1 or more",
-        )
+        for name in ("rqvae_dead_code_window_steps", "sae_dead_feature_window_steps"):
+            value = getattr(self, name)
+            require(value >= 1, f"sids.{name}", value, "use 1 or more")
         require(
             self.report_neighbours >= 1,
             "sids.report_neighbours",

@@ -5,7 +5,8 @@ quantise it residually (level l quantises what levels < l left); the decoder
 maps the summed code vectors back to D. Loss = reconstruction + codebook loss +
 commitment weight * commitment loss, with a straight-through gradient.
 Codebooks start from k-means on the first latents; a code no batch has used for
-`rqvae_dead_code_window_steps` steps is restarted on a random live residual.
+`rqvae_dead_code_window_steps` steps is restarted on the batch's worst-fitted
+residual at its level.
 """
 
 import logging
@@ -79,8 +80,12 @@ def _init_codebooks(model, x, cfg: SidConfig, seed: int) -> None:
             residual = residual - book[idx]
 
 
-def _restart_dead_codes(model, residuals, idle_steps, window: int, generator) -> int:
-    """Move codes idle for `window` steps onto random residuals of this batch."""
+def _restart_dead_codes(model, residuals, codes, idle_steps, window: int) -> int:
+    """Move codes idle for `window` steps onto this batch's worst-fitted residuals.
+
+    A residual far from its code usually means one code is covering two groups;
+    a dead code placed there splits them.
+    """
     import torch
 
     restarted = 0
@@ -89,8 +94,11 @@ def _restart_dead_codes(model, residuals, idle_steps, window: int, generator) ->
             dead = torch.nonzero(idle_steps[level] >= window).flatten()
             if len(dead) == 0:
                 continue
-            pick = torch.randint(len(residual), (len(dead),), generator=generator)
-            model.codebooks[level, dead] = residual[pick]
+            book = model.codebooks[level]
+            error = (residual - book[codes[:, level]]).pow(2).sum(1)
+            worst = error.argsort(descending=True, stable=True)
+            take = worst[torch.arange(len(dead)) % len(worst)]
+            model.codebooks[level, dead] = residual[take]
             idle_steps[level, dead] = 0
             restarted += len(dead)
     return restarted
@@ -101,7 +109,7 @@ def train_rq_vae(x_train: np.ndarray, cfg: SidConfig, seed: int):
     import torch
 
     device = device_of(cfg.device)
-    with seeded_torch(seed):
+    with seeded_torch(seed, cfg.torch_num_threads):
         x = torch.from_numpy(np.ascontiguousarray(x_train)).to(device)
         generator = torch.Generator().manual_seed(seed)
         model = _build_model(x.shape[1], cfg).to(device)
@@ -126,9 +134,8 @@ def train_rq_vae(x_train: np.ndarray, cfg: SidConfig, seed: int):
                 idle += 1
                 for level in range(cfg.num_levels):
                     idle[level, codes[:, level].cpu()] = 0
-                restarted += _restart_dead_codes(model, residuals, idle,
-                                                 cfg.rqvae_dead_code_window_steps,
-                                                 generator)
+                restarted += _restart_dead_codes(model, residuals, codes, idle,
+                                                 cfg.rqvae_dead_code_window_steps)
                 sums += [recon.item(), cb_loss.item(), commit.item()]
             if epoch % _LOG_EVERY_EPOCHS == 0 or epoch == cfg.rqvae_epochs:
                 n_batches = -(-len(x) // cfg.rqvae_batch_size)

@@ -4,8 +4,10 @@ encode: pre = W_enc (x - b_pre) + b_enc, keep the k largest pre-activations
 (ReLU on those), zero the rest; decode: x_hat = sum_f a_f d_f + b_pre with
 unit-norm dictionary rows d_f. Training minimises ||x - x_hat||^2. Dictionary
 rows start on random training points; a feature that fired in no batch for
-`rqvae_dead_code_window_steps` steps is restarted on the direction of a badly
-reconstructed item (the usual resampling of dead latents).
+`sae_dead_feature_window_steps` steps is restarted on the direction of a badly
+reconstructed item, with a small encoder row so it does not take over (the
+usual resampling of dead latents). Resampling stops for the last quarter of
+the epochs so the dictionary settles before items are encoded.
 
 Codes: the k selected features ordered by pre-activation, strongest first,
 ties by lower feature id. Feature f has global code id f (no level ranges:
@@ -24,6 +26,10 @@ log = logging.getLogger(__name__)
 
 _LOG_EVERY_EPOCHS = 10
 _ENCODE_ROWS = 8192
+# A resampled feature's encoder row is this share of the live rows' mean norm.
+_RESAMPLE_ENCODER_SCALE = 0.2
+# Resampling runs during this share of the epochs, then the dictionary settles.
+_RESAMPLE_SHARE = 0.75
 
 
 def _build_model(x_init, cfg: SidConfig):
@@ -73,8 +79,12 @@ def _resample_dead(model, batch, x_hat, idle, window: int) -> int:
         worst = err.pow(2).sum(1).argsort(descending=True)
         take = worst[torch.arange(len(dead)) % len(worst)]
         direction = err[take] / err[take].norm(dim=1, keepdim=True).clamp_min(1e-8)
+        live = torch.ones(len(idle), dtype=torch.bool)
+        live[dead] = False
+        scale = _RESAMPLE_ENCODER_SCALE * (
+            model.w_enc[live].norm(dim=1).mean() if live.any() else 1.0)
         model.dictionary[dead] = direction
-        model.w_enc[dead] = direction
+        model.w_enc[dead] = direction * scale
         model.b_enc[dead] = 0.0
     idle[dead] = 0
     return len(dead)
@@ -84,12 +94,13 @@ def train_sae(x_train: np.ndarray, cfg: SidConfig, seed: int):
     import torch
 
     device = device_of(cfg.device)
-    with seeded_torch(seed):
+    with seeded_torch(seed, cfg.torch_num_threads):
         x = torch.from_numpy(np.ascontiguousarray(x_train)).to(device)
         generator = torch.Generator().manual_seed(seed)
         model = _build_model(x, cfg).to(device)
         optimiser = torch.optim.Adam(model.parameters(), lr=cfg.sae_learning_rate)
         idle = torch.zeros(cfg.sae_dictionary_size, dtype=torch.long)
+        last_resample_epoch = int(_RESAMPLE_SHARE * cfg.sae_epochs)
 
         for epoch in range(1, cfg.sae_epochs + 1):
             total, resampled, n_batches = 0.0, 0, 0
@@ -105,8 +116,9 @@ def train_sae(x_train: np.ndarray, cfg: SidConfig, seed: int):
 
                 idle += 1
                 idle[features[values > 0].cpu()] = 0
-                resampled += _resample_dead(model, batch, x_hat.detach(), idle,
-                                            cfg.rqvae_dead_code_window_steps)
+                if epoch <= last_resample_epoch:
+                    resampled += _resample_dead(model, batch, x_hat.detach(), idle,
+                                                cfg.sae_dead_feature_window_steps)
                 total, n_batches = total + loss.item(), n_batches + 1
             if epoch % _LOG_EVERY_EPOCHS == 0 or epoch == cfg.sae_epochs:
                 log.info("sae: epoch %d/%d recon %.4f resampled %d", epoch,
@@ -116,13 +128,12 @@ def train_sae(x_train: np.ndarray, cfg: SidConfig, seed: int):
 
 def order_features(values: np.ndarray, features: np.ndarray) -> np.ndarray:
     """(n, k) feature ids ordered by value descending, then feature id ascending."""
-    order = np.lexsort((features, -values), axis=1) if values.ndim == 1 else None
-    if order is not None:
-        return features[order]
-    out = np.empty_like(features)
-    for i in range(len(features)):
-        out[i] = features[i][np.lexsort((features[i], -values[i]))]
-    return out
+    by_id = np.argsort(features, axis=1, kind="stable")
+    features = np.take_along_axis(features, by_id, axis=1)
+    values = np.take_along_axis(values, by_id, axis=1)
+    # A stable sort on value keeps the id order among equal values.
+    by_value = np.argsort(-values, axis=1, kind="stable")
+    return np.take_along_axis(features, by_value, axis=1)
 
 
 def encode_sae(model, x_all: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

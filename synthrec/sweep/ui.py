@@ -94,7 +94,8 @@ def serve_ui(run_dir: Path, port: int) -> int:
     )
     print(
         "  per-trial losses: select the trial runs -> Chart view -> "
-        "eval/<set>/loss (x axis: step = tokens seen), group by tag synthrec.model"
+        "eval/<set>/loss (x axis: step = tokens seen), group by tag "
+        "synthrec.model"
     )
     print("press Ctrl-C to stop")
     try:

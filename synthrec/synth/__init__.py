@@ -12,7 +12,12 @@ from synthrec.synth.config import (
     SynthConfig,
     WalkConfig,
 )
-from synthrec.synth.corpus import check_disjoint, generate_corpus, read_walk_sequences
+from synthrec.synth.corpus import (
+    check_disjoint,
+    generate_corpus,
+    read_walk_sequences,
+    training_sequences,
+)
 from synthrec.synth.graph import ItemGraph, build_item_graph
 from synthrec.synth.rules import mine_cf_rules
 from synthrec.synth.templates import (
@@ -49,6 +54,7 @@ __all__ = [
     "node2vec_walks",
     "random_walks",
     "read_walk_sequences",
+    "training_sequences",
     "transition_probabilities",
     "uih_sentence",
 ]

@@ -17,8 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("config", help="run config YAML (data, sids, synth, ray, seed)")
     parser.add_argument(
-        "--out", required=True, help="run folder: reads/writes OUT/data, OUT/sids; "
-        "writes OUT/corpus"
+        "--out",
+        required=True,
+        help="run folder: reads/writes OUT/data, OUT/sids; writes OUT/corpus",
     )
     parser.set_defaults(func=_generate)
 
@@ -34,7 +35,9 @@ def _generate(args: argparse.Namespace) -> int:
     sids = _semantic_ids(cfg, out / "sids", prepared)
     init_ray(cfg.ray, out)
     try:
-        manifest = generate_corpus(prepared, sids, cfg.synth, out / CORPUS_DIR, cfg.seed)
+        manifest = generate_corpus(
+            prepared, sids, cfg.synth, out / CORPUS_DIR, cfg.seed
+        )
     finally:
         shutdown_ray()
     _print_totals(manifest)
@@ -55,13 +58,18 @@ def _prepared(cfg: Any, data_dir: Path) -> Any:
 def _semantic_ids(cfg: Any, sids_dir: Path, prepared: Any) -> Any:
     from synthrec.sids import fit_semantic_ids
     from synthrec.sids.semantic_ids import META_FILE, SemanticIds
+    from synthrec.synth.corpus import training_sequences
 
     if (sids_dir / META_FILE).is_file():
         log.info("generate: reusing semantic IDs in %s", sids_dir)
         return SemanticIds.load(sids_dir)
     sids = fit_semantic_ids(
-        prepared.items, prepared.train_item_idx(), cfg.sids, cfg.seed,
-        train_sequences=prepared.sequences(("train",)),
+        prepared.items,
+        prepared.train_item_idx(),
+        cfg.sids,
+        cfg.seed,
+        # Held-out users stay unseen by the SIDs too (uih_real).
+        train_sequences=training_sequences(prepared, cfg.synth, cfg.seed),
     )
     sids.save(sids_dir)
     return sids

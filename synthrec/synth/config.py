@@ -221,7 +221,9 @@ class SynthConfig:
             "holdout_user_fraction",
         ):
             value = getattr(self, name)
-            require(0.0 <= value < 1.0, f"synth.{name}", value, "use a fraction in [0, 1)")
+            require(
+                0.0 <= value < 1.0, f"synth.{name}", value, "use a fraction in [0, 1)"
+            )
         require(
             self.max_eval_rows_per_set >= 1,
             "synth.max_eval_rows_per_set",
@@ -229,7 +231,9 @@ class SynthConfig:
             "use 1 or more",
         )
         require(self.num_blocks >= 1, "synth.num_blocks", self.num_blocks, "use >= 1")
-        require(self.num_workers >= 0, "synth.num_workers", self.num_workers, "use >= 0")
+        require(
+            self.num_workers >= 0, "synth.num_workers", self.num_workers, "use >= 0"
+        )
         require(
             self.rows_per_shard >= 1,
             "synth.rows_per_shard",

@@ -37,7 +37,12 @@ from synthrec.sids.semantic_ids import SemanticIds
 from synthrec.synth import holdout as ho
 from synthrec.synth.config import SynthConfig
 from synthrec.synth.graph import ItemGraph, build_item_graph
-from synthrec.synth.parallel import WalkBlock, render_walks, run_rule_blocks, run_walk_blocks
+from synthrec.synth.parallel import (
+    WalkBlock,
+    render_walks,
+    run_rule_blocks,
+    run_walk_blocks,
+)
 from synthrec.synth.rules import empty_rules, mine_rules_block, user_item_matrix
 from synthrec.synth.shards import (
     empty_table,
@@ -54,7 +59,7 @@ from synthrec.synth.templates import (
     pick_item_template,
     uih_sentence,
 )
-from synthrec.synth.walks import cumulative_row_weights, random_walks
+from synthrec.synth.walks import alias_tables, random_walks
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +118,8 @@ def _input_fingerprint(prepared: PreparedData, sids: SemanticIds) -> str:
     digest = hashlib.sha256()
     frame = prepared.interactions[["user_idx", "item_idx", "split"]]
     digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-    digest.update(pd.util.hash_pandas_object(prepared.items, index=False).to_numpy().tobytes())
+    items = prepared.items.astype(str)  # list-valued fields hash by their text
+    digest.update(pd.util.hash_pandas_object(items, index=False).to_numpy().tobytes())
     digest.update(np.ascontiguousarray(sids.codes, dtype=np.int64).tobytes())
     return digest.hexdigest()[:16]
 
@@ -128,16 +134,40 @@ def _check_inputs(prepared: PreparedData, sids: SemanticIds) -> None:
         raise SynthrecError("the prepared data has no train interactions")
 
 
+def training_sequences(
+    prepared: PreparedData, cfg: SynthConfig, seed: int
+) -> list[np.ndarray]:
+    """Train sequences with the held-out users' emptied (indices kept).
+
+    Any other stage that learns from interactions (e.g. SIDs fit on
+    co-occurrence) should use these, so uih_real users stay unseen.
+    """
+    holdout = ho.choose_holdout(
+        prepared.n_items,
+        prepared.n_users,
+        cfg.cf_holdout_item_fraction,
+        cfg.holdout_user_fraction,
+        seed,
+    )
+    return ho.without_users(prepared.sequences(("train",)), holdout.users)
+
+
 def build_structures(
-    prepared: PreparedData, sids: SemanticIds, cfg: SynthConfig, seed: int,
+    prepared: PreparedData,
+    sids: SemanticIds,
+    cfg: SynthConfig,
+    seed: int,
     num_workers: int,
 ) -> Structures:
     """Hold out items and users, then build the graphs and mine the rules."""
     import ray
 
     holdout = ho.choose_holdout(
-        prepared.n_items, prepared.n_users, cfg.cf_holdout_item_fraction,
-        cfg.holdout_user_fraction, seed,
+        prepared.n_items,
+        prepared.n_users,
+        cfg.cf_holdout_item_fraction,
+        cfg.holdout_user_fraction,
+        seed,
     )
     train = ho.without_users(prepared.sequences(("train",)), holdout.users)
     full = prepared.sequences(("train", "valid", "test"))
@@ -162,8 +192,13 @@ def build_structures(
     )
     lengths = np.array([len(s) for s in train if len(s)], dtype=np.int64)
     return Structures(
-        holdout=holdout, graph=graph, full_graph=full_graph, rules=rules,
-        sid_text=sid_text, real_lengths=lengths, full_sequences=full,
+        holdout=holdout,
+        graph=graph,
+        full_graph=full_graph,
+        rules=rules,
+        sid_text=sid_text,
+        real_lengths=lengths,
+        full_sequences=full,
         test_items=_test_items(prepared),
     )
 
@@ -232,17 +267,25 @@ def _capped(table: pa.Table, limit: int, seed: int, stream: int) -> pa.Table:
 
 
 def eval_tables(
-    prepared: PreparedData, st: Structures, cfg: SynthConfig, seed: int, template: str,
+    prepared: PreparedData,
+    st: Structures,
+    cfg: SynthConfig,
+    seed: int,
+    template: str,
     general: pa.Table | None,
 ) -> dict[str, pa.Table]:
     limit = cfg.max_eval_rows_per_set
-    cf_split = ho.split_rules(st.rules, st.holdout.items, cfg.cf_holdout_pair_fraction, seed)
+    cf_split = ho.split_rules(
+        st.rules, st.holdout.items, cfg.cf_holdout_pair_fraction, seed
+    )
     tables = {
         "item_text": item_text_table(
             prepared.items, st.sid_text, st.holdout.items, template
         ),
-        **{name: cf_table(cf_split[name], st.sid_text) for name in
-           ("cf_seen_pair", "cf_one_unseen", "cf_both_unseen")},
+        **{
+            name: cf_table(cf_split[name], st.sid_text)
+            for name in ("cf_seen_pair", "cf_one_unseen", "cf_both_unseen")
+        },
     }
 
     # UIH: real test-ending histories, full-graph walks, held-out users' histories.
@@ -253,7 +296,10 @@ def eval_tables(
         ho.ood_histories(st.full_sequences, st.test_items, chosen, length), st.sid_text
     )
     full_walks = random_walks(
-        st.full_graph, cfg.walks, seed * 1000 + STREAM_FULL_WALKS, 0,
+        st.full_graph,
+        cfg.walks,
+        seed * 1000 + STREAM_FULL_WALKS,
+        0,
         min(limit, int(np.count_nonzero(st.full_graph.degrees()))),
         st.real_lengths,
     )
@@ -279,7 +325,9 @@ def _budget_rows(table: pa.Table, budget: int | None, name: str) -> pa.Table:
     if budget is not None and tokens < 0.99 * budget:
         log.warning(
             "%s: only %d tokens exist, below its budget of %d (no repeats are made)",
-            name, tokens, budget,
+            name,
+            tokens,
+            budget,
         )
     return kept
 
@@ -293,16 +341,22 @@ def _write_table(
 
 
 def train_walk_blocks(
-    writer: _Writer, refs: dict[str, Any], st: Structures, cfg: SynthConfig, seed: int,
-    forbidden: set[str], num_workers: int,
-) -> dict[str, int]:
+    writer: _Writer,
+    refs: dict[str, Any],
+    st: Structures,
+    cfg: SynthConfig,
+    seed: int,
+    forbidden: set[str],
+    num_workers: int,
+) -> None:
     """Write uih training shards block by block until the walks or budget end."""
     budget = cfg.budget.for_modality("uih")
     natural = cfg.walks.walks_per_node * int(np.count_nonzero(st.graph.degrees()))
     first_round = natural if budget is None else budget / _tokens_per_walk(cfg, st)
-    per_block = max(1, min(cfg.rows_per_shard, int(np.ceil(first_round / cfg.num_blocks))))
-    stats = {"dropped_eval_duplicates": 0, "edges_off_graph": 0}
-    graph_keys = st.graph.edge_keys()
+    per_block = max(
+        1, min(cfg.rows_per_shard, int(np.ceil(first_round / cfg.num_blocks)))
+    )
+    max_walk_tokens = _max_walk_tokens(st, cfg)
     tokens, next_block, started = 0, 0, time.perf_counter()
 
     while True:
@@ -326,19 +380,19 @@ def train_walk_blocks(
             if not writer.exists("train", "uih", block.block):
                 got, table = next(results)
                 assert got == block.block, "Ray Data returned blocks out of order"
-                table = _filter_walks(table, forbidden, graph_keys, st.graph.n_nodes, stats)
+                table = _drop_eval_duplicates(table, forbidden)
                 left = None if budget is None else budget - tokens
                 table = truncate_to_budget(table, left)
             entry = writer.shard("train", "uih", block.block, table)
             tokens += entry["tokens"]
             _log_progress("uih", block, n_blocks, tokens, budget, started)
-            if budget is not None and budget - tokens < _max_walk_tokens(st, cfg):
+            if budget is not None and budget - tokens < max_walk_tokens:
                 done = True  # the next walk could not fit
                 break
         results.close()
         next_block = n_blocks
         if budget is None or done:
-            return stats
+            return
 
 
 def _walk_seed(seed: int) -> int:
@@ -365,36 +419,50 @@ def _prefix_tokens() -> int:
     return int(count_tokens([uih_sentence([])])[0])
 
 
-def _filter_walks(
-    table: pa.Table, forbidden: set[str], graph_keys: np.ndarray, n_nodes: int,
-    stats: dict[str, int],
-) -> pa.Table:
-    """Drop walks equal to an eval row; count steps that leave the train graph."""
+def _drop_eval_duplicates(table: pa.Table, forbidden: set[str]) -> pa.Table:
+    """Drop walks whose text equals an eval history (rare; logged)."""
     import pyarrow.compute as pc
 
-    if forbidden:
-        clash = pc.is_in(table.column("text"), value_set=pa.array(sorted(forbidden)))
-        stats["dropped_eval_duplicates"] += int(pc.sum(clash).as_py() or 0)
-        table = table.filter(pc.invert(clash))
+    if not forbidden or table.num_rows == 0:
+        return table
+    clash = pc.is_in(table.column("text"), value_set=pa.array(sorted(forbidden)))
+    dropped = int(pc.sum(clash).as_py() or 0)
+    if dropped:
+        log.info("uih: dropped %d walks equal to an eval history", dropped)
+    return table.filter(pc.invert(clash))
+
+
+def steps_off_graph(table: pa.Table, graph: ItemGraph) -> int:
+    """Walk steps (consecutive item pairs) that are not edges of `graph`."""
     ids = table.column("item_ids").combine_chunks()
-    flat = ids.values.to_numpy()
+    flat = ids.values.to_numpy(zero_copy_only=False).astype(np.int64)
     offsets = ids.offsets.to_numpy()
-    step = np.ones(flat.size, dtype=bool)
-    step[offsets[:-1]] = False  # no edge into a walk's first item
-    keys = flat[:-1] * n_nodes + flat[1:]
-    stats["edges_off_graph"] += int((~np.isin(keys[step[1:]], graph_keys)).sum())
-    return table
+    if flat.size < 2:
+        return 0
+    inside = np.ones(flat.size, dtype=bool)
+    inside[offsets[:-1]] = False  # no step into a walk's first item
+    keys = flat[:-1] * graph.n_nodes + flat[1:]
+    return int((~np.isin(keys[inside[1:]], graph.edge_keys())).sum())
 
 
 def _log_progress(
-    name: str, block: WalkBlock, n_blocks: int, tokens: int, budget: int | None,
+    name: str,
+    block: WalkBlock,
+    n_blocks: int,
+    tokens: int,
+    budget: int | None,
     started: float,
 ) -> None:
     elapsed = time.perf_counter() - started
     target = f"/{budget:,}" if budget is not None else ""
     log.info(
-        "%s: block %d/%d, %s%s tokens, %.1f s", name, block.block + 1, n_blocks,
-        f"{tokens:,}", target, elapsed,
+        "%s: block %d/%d, %s%s tokens, %.1f s",
+        name,
+        block.block + 1,
+        n_blocks,
+        f"{tokens:,}",
+        target,
+        elapsed,
     )
 
 
@@ -435,7 +503,11 @@ def general_tables(cfg: SynthConfig, seed: int) -> tuple[pa.Table, pa.Table] | N
 
 
 def generate_corpus(
-    prepared: PreparedData, sids: SemanticIds, cfg: SynthConfig, out_dir: Path, seed: int
+    prepared: PreparedData,
+    sids: SemanticIds,
+    cfg: SynthConfig,
+    out_dir: Path,
+    seed: int,
 ) -> dict[str, Any]:
     """Write the layered corpus under out_dir and return its manifest."""
     import ray
@@ -457,10 +529,14 @@ def generate_corpus(
 
     # Layer 1: item text for items not held out; CF rules not held out.
     seen = np.setdiff1d(np.arange(1, prepared.n_items + 1), st.holdout.items)
-    items = _permuted(item_text_table(prepared.items, st.sid_text, seen, template), seed, 1)
+    items = _permuted(
+        item_text_table(prepared.items, st.sid_text, seen, template), seed, 1
+    )
     items = _budget_rows(items, cfg.budget.for_modality("item_text"), "item_text")
     _write_table(writer, "train", "item_text", items, cfg.rows_per_shard)
-    split = ho.split_rules(st.rules, st.holdout.items, cfg.cf_holdout_pair_fraction, seed)
+    split = ho.split_rules(
+        st.rules, st.holdout.items, cfg.cf_holdout_pair_fraction, seed
+    )
     cf = _permuted(cf_table(split["train"], st.sid_text), seed, 2)
     cf = _budget_rows(cf, cfg.budget.for_modality("cf"), "cf")
     _write_table(writer, "train", "cf", cf, cfg.rows_per_shard)
@@ -468,23 +544,27 @@ def generate_corpus(
     # Layer 2: walks on Ray Data; the shared arrays go to the object store once.
     refs = {
         "graph": ray.put(st.graph),
-        "cumw": ray.put(cumulative_row_weights(st.graph)),
+        "tables": ray.put(alias_tables(st.graph)),
         "sid_text": ray.put(st.sid_text),
         "real_lengths": ray.put(st.real_lengths),
     }
-    forbidden = {t for n in ("uih_ood", "uih_full_graph", "uih_real")
-                 for t in evals[n].column("text").to_pylist()}
-    walk_stats = train_walk_blocks(writer, refs, st, cfg, seed, forbidden, num_workers)
+    forbidden = {
+        t
+        for n in ("uih_ood", "uih_full_graph", "uih_real")
+        for t in evals[n].column("text").to_pylist()
+    }
+    train_walk_blocks(writer, refs, st, cfg, seed, forbidden, num_workers)
 
     if general is not None:
         _write_general(writer, general[1], cfg)
 
-    manifest = _manifest(writer.entries, key, cfg, seed, st, split, walk_stats, template)
-    manifest["checks"] = check_disjoint(out, manifest)
+    manifest = _manifest(writer.entries, key, cfg, seed, st, split, template)
+    manifest["checks"] = check_disjoint(out, manifest, st.graph)
     write_json(out / MANIFEST_FILE, manifest)
     log.info(
         "synth: wrote %d shards, %s training tokens in %.1f s",
-        len(writer.entries), f"{manifest['totals']['train_tokens']:,}",
+        len(writer.entries),
+        f"{manifest['totals']['train_tokens']:,}",
         time.perf_counter() - started,
     )
     return manifest
@@ -510,7 +590,9 @@ def _claim_out_dir(out: Path, cfg: SynthConfig, seed: int, inputs: str) -> str:
     if marker.exists() or stale:
         log.warning(
             "synth: %s holds a corpus of another config or input; replacing its "
-            "%d shards", out, len(stale),
+            "%d shards",
+            out,
+            len(stale),
         )
         for path in [*stale, out / MANIFEST_FILE]:
             path.unlink(missing_ok=True)
@@ -519,13 +601,19 @@ def _claim_out_dir(out: Path, cfg: SynthConfig, seed: int, inputs: str) -> str:
 
 
 def _manifest(
-    entries: list[dict[str, Any]], key: str, cfg: SynthConfig, seed: int,
-    st: Structures, split: dict[str, pd.DataFrame], walk_stats: dict[str, int],
+    entries: list[dict[str, Any]],
+    key: str,
+    cfg: SynthConfig,
+    seed: int,
+    st: Structures,
+    split: dict[str, pd.DataFrame],
     template: str,
 ) -> dict[str, Any]:
     totals: dict[str, dict[str, dict[str, int]]] = {"train": {}, "eval": {}}
     for e in entries:
-        t = totals[e["split"]].setdefault(e["name"], {"rows": 0, "tokens": 0, "shards": 0})
+        t = totals[e["split"]].setdefault(
+            e["name"], {"rows": 0, "tokens": 0, "shards": 0}
+        )
         t["rows"] += e["rows"]
         t["tokens"] += e["tokens"]
         t["shards"] += 1
@@ -542,8 +630,10 @@ def _manifest(
         "graph": st.graph.stats(),
         "full_graph": st.full_graph.stats(),
         "rules": {name: len(frame) for name, frame in split.items()},
-        "holdout": {"items": int(st.holdout.items.size), "users": int(st.holdout.users.size)},
-        "walks": walk_stats,
+        "holdout": {
+            "items": int(st.holdout.items.size),
+            "users": int(st.holdout.users.size),
+        },
     }
 
 
@@ -551,9 +641,14 @@ def _manifest(
 # Checks and readers
 
 
-def _read_split(root: Path, manifest: dict[str, Any], split: str, name: str) -> pa.Table:
-    paths = [root / e["path"] for e in manifest["shards"]
-             if e["split"] == split and e["name"] == name]
+def _read_split(
+    root: Path, manifest: dict[str, Any], split: str, name: str
+) -> pa.Table:
+    paths = [
+        root / e["path"]
+        for e in manifest["shards"]
+        if e["split"] == split and e["name"] == name
+    ]
     if not paths:
         return empty_table()
     return pa.concat_tables([pq.read_table(p) for p in paths])
@@ -563,17 +658,22 @@ def _item_keys(table: pa.Table) -> set[tuple[int, ...]]:
     return {tuple(x) for x in table.column("item_ids").to_pylist()}
 
 
-def check_disjoint(root: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+def check_disjoint(
+    root: Path, manifest: dict[str, Any], graph: ItemGraph | None = None
+) -> dict[str, Any]:
     """Re-read the shards; count eval rows (texts, items, pairs) found in training.
 
     Raises SynthrecError when any count is not zero.
     """
-    evals = {n: _read_split(root, manifest, "eval", n) for n in manifest["totals"]["eval"]}
+    evals = {
+        n: _read_split(root, manifest, "eval", n) for n in manifest["totals"]["eval"]
+    }
     eval_texts = {n: set(t.column("text").to_pylist()) for n, t in evals.items()}
     eval_keys = {n: _item_keys(t) for n, t in evals.items() if n.startswith("cf_")}
     eval_keys["item_text"] = _item_keys(evals["item_text"])
     checks = {f"{n}.text_in_train": 0 for n in evals}
     checks.update({f"{n}.items_in_train": 0 for n in eval_keys})
+    checks["uih.steps_off_train_graph"] = 0
 
     # Stream the training shards once; eval sets are small enough to hold.
     for entry in manifest["shards"]:
@@ -588,7 +688,8 @@ def check_disjoint(root: Path, manifest: dict[str, Any]) -> dict[str, Any]:
             for name, held in eval_keys.items():
                 if name.startswith("cf_") == (entry["name"] == "cf"):
                     checks[f"{name}.items_in_train"] += len(keys & held)
-    checks["uih.edges_off_train_graph"] = manifest["walks"]["edges_off_graph"]
+        if graph is not None and entry["name"] == "uih":
+            checks["uih.steps_off_train_graph"] += steps_off_graph(table, graph)
     checks["passed"] = all(v == 0 for v in checks.values())
     if not checks["passed"]:
         raise SynthrecError(f"evaluation rows leak into training: {checks}")
@@ -600,7 +701,9 @@ def read_walk_sequences(corpus_dir: str | Path) -> list[np.ndarray]:
     root = Path(corpus_dir)
     manifest_path = root / MANIFEST_FILE
     if not manifest_path.is_file():
-        raise SynthrecError(f"no corpus manifest at {manifest_path}; run synthrec generate")
+        raise SynthrecError(
+            f"no corpus manifest at {manifest_path}; run synthrec generate"
+        )
     manifest = read_json(manifest_path)
     table = _read_split(root, manifest, "train", "uih")
     ids = table.column("item_ids").combine_chunks()
@@ -616,4 +719,9 @@ def iter_corpus_texts(corpus_dir: str | Path, split: str, name: str) -> Iterator
     yield from _read_split(root, manifest, split, name).column("text").to_pylist()
 
 
-__all__ = ["check_disjoint", "generate_corpus", "iter_corpus_texts", "read_walk_sequences"]
+__all__ = [
+    "check_disjoint",
+    "generate_corpus",
+    "iter_corpus_texts",
+    "read_walk_sequences",
+]

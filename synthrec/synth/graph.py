@@ -80,7 +80,9 @@ def cooccurrence_pairs(
 
     With direction "both" each pair is also returned reversed.
     """
-    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+    lengths = np.fromiter(
+        (len(s) for s in sequences), dtype=np.int64, count=len(sequences)
+    )
     if lengths.sum() == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     items = np.concatenate([np.asarray(s, dtype=np.int64) for s in sequences])
@@ -139,7 +141,9 @@ def build_item_graph(
     n_nodes = n_items + 1
     src, dst = cooccurrence_pairs(train_sequences, cfg.window, cfg.direction)
     if src.size and (src.min() < 1 or max(src.max(), dst.max()) > n_items):
-        raise SynthrecError(f"item ids must lie in 1..{n_items} to build the item graph")
+        raise SynthrecError(
+            f"item ids must lie in 1..{n_items} to build the item graph"
+        )
 
     # Count each distinct directed pair, then drop rare ones.
     keys, count = np.unique(src * n_nodes + dst, return_counts=True)

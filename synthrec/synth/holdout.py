@@ -47,7 +47,9 @@ def choose_holdout(
     return Holdout(items=items, users=users)
 
 
-def without_users(sequences: Sequence[np.ndarray], users: np.ndarray) -> list[np.ndarray]:
+def without_users(
+    sequences: Sequence[np.ndarray], users: np.ndarray
+) -> list[np.ndarray]:
     """The sequences with the given users' histories emptied (indices kept)."""
     drop = set(users.tolist())
     empty = np.zeros(0, dtype=np.int64)

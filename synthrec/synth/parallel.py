@@ -22,7 +22,7 @@ from synthrec.synth.graph import ItemGraph
 from synthrec.synth.rules import mine_rules_block
 from synthrec.synth.shards import rows_table
 from synthrec.synth.templates import uih_sentence
-from synthrec.synth.walks import random_walks
+from synthrec.synth.walks import AliasTables, random_walks
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +36,19 @@ class WalkBlock:
     stop: int
 
 
-def render_walks(flat: np.ndarray, offsets: np.ndarray, sid_text: np.ndarray) -> list[str]:
+def render_walks(
+    flat: np.ndarray, offsets: np.ndarray, sid_text: np.ndarray
+) -> list[str]:
     """The UIH sentence of every walk."""
     sids = sid_text[flat]
-    return [uih_sentence(sids[offsets[i] : offsets[i + 1]]) for i in range(len(offsets) - 1)]
+    return [
+        uih_sentence(sids[offsets[i] : offsets[i + 1]]) for i in range(len(offsets) - 1)
+    ]
 
 
 def walk_block_table(
     graph: ItemGraph,
-    cumw: np.ndarray,
+    tables: AliasTables,
     sid_text: np.ndarray,
     cfg: WalkConfig,
     seed: int,
@@ -52,7 +56,9 @@ def walk_block_table(
     real_lengths: np.ndarray | None,
 ) -> pa.Table:
     """Rows (text, num_tokens, item_ids) of one block of walks."""
-    walks = random_walks(graph, cfg, seed, block.first, block.stop, real_lengths, cumw)
+    walks = random_walks(
+        graph, cfg, seed, block.first, block.stop, real_lengths, tables
+    )
     texts = render_walks(walks.flat, walks.offsets, sid_text)
     return rows_table(texts, walks.flat, walks.offsets)
 
@@ -65,21 +71,25 @@ def _walk_blocks_fn(batch: dict[str, np.ndarray], shared: dict[str, Any]) -> pa.
     """
     import ray
 
-    graph, cumw, sid_text, real_lengths = ray.get(
-        [shared["graph"], shared["cumw"], shared["sid_text"], shared["real_lengths"]]
+    graph, alias, sid_text, real_lengths = ray.get(
+        [shared["graph"], shared["tables"], shared["sid_text"], shared["real_lengths"]]
     )
-    tables = []
-    for block, first, stop in zip(batch["block"], batch["first"], batch["stop"], strict=True):
+    parts = []
+    for block, first, stop in zip(
+        batch["block"], batch["first"], batch["stop"], strict=True
+    ):
         spec = WalkBlock(int(block), int(first), int(stop))
         table = walk_block_table(
-            graph, cumw, sid_text, shared["cfg"], shared["seed"], spec, real_lengths
+            graph, alias, sid_text, shared["cfg"], shared["seed"], spec, real_lengths
         )
         column = pa.array(np.full(table.num_rows, spec.block, dtype=np.int64))
-        tables.append(table.append_column(BLOCK_COLUMN, column))
-    return pa.concat_tables(tables)
+        parts.append(table.append_column(BLOCK_COLUMN, column))
+    return pa.concat_tables(parts)
 
 
-def _rule_blocks_fn(batch: dict[str, np.ndarray], shared: dict[str, Any]) -> pd.DataFrame:
+def _rule_blocks_fn(
+    batch: dict[str, np.ndarray], shared: dict[str, Any]
+) -> pd.DataFrame:
     """Ray Data task: the rules of each block of antecedents in the batch."""
     import ray
 
@@ -119,7 +129,7 @@ def run_walk_blocks(
 ) -> Iterator[tuple[int, pa.Table]]:
     """Yield (block, rows) for every block, in block order, as they finish.
 
-    refs holds object refs of graph, cumw, sid_text and real_lengths.
+    refs holds object refs of graph, tables (alias), sid_text and real_lengths.
     """
     if not blocks:
         return
@@ -134,7 +144,9 @@ def run_walk_blocks(
         compute=_task_pool(num_workers, len(blocks)),
         num_cpus=1,
     )
-    yield from _group_by_block(dataset.iter_batches(batch_size=None, batch_format="pyarrow"))
+    yield from _group_by_block(
+        dataset.iter_batches(batch_size=None, batch_format="pyarrow")
+    )
 
 
 def _group_by_block(batches: Iterator[pa.Table]) -> Iterator[tuple[int, pa.Table]]:
@@ -187,4 +199,10 @@ def run_rule_blocks(
     return frame.drop(columns=[BLOCK_COLUMN]).reset_index(drop=True)
 
 
-__all__ = ["WalkBlock", "render_walks", "run_rule_blocks", "run_walk_blocks", "walk_block_table"]
+__all__ = [
+    "WalkBlock",
+    "render_walks",
+    "run_rule_blocks",
+    "run_walk_blocks",
+    "walk_block_table",
+]

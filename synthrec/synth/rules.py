@@ -48,14 +48,16 @@ def mine_rules_block(
     confidence = n_both / item_users[a]
     lift = confidence / (item_users[b] / n_users)
     keep = (confidence >= cfg.min_confidence) & (lift >= cfg.min_lift)
-    frame = pd.DataFrame({
-        "antecedent": a[keep],
-        "consequent": b[keep],
-        "n_users": n_both[keep].astype(np.int64),
-        "support": n_both[keep] / n_users,
-        "confidence": confidence[keep],
-        "lift": lift[keep],
-    })
+    frame = pd.DataFrame(
+        {
+            "antecedent": a[keep],
+            "consequent": b[keep],
+            "n_users": n_both[keep].astype(np.int64),
+            "support": n_both[keep] / n_users,
+            "confidence": confidence[keep],
+            "lift": lift[keep],
+        }
+    )
     return _top_k(frame, cfg.top_k_per_item)
 
 
@@ -89,14 +91,16 @@ def mine_cf_rules(
 
 
 def empty_rules() -> pd.DataFrame:
-    return pd.DataFrame({
-        "antecedent": np.zeros(0, np.int64),
-        "consequent": np.zeros(0, np.int64),
-        "n_users": np.zeros(0, np.int64),
-        "support": np.zeros(0, np.float64),
-        "confidence": np.zeros(0, np.float64),
-        "lift": np.zeros(0, np.float64),
-    })
+    return pd.DataFrame(
+        {
+            "antecedent": np.zeros(0, np.int64),
+            "consequent": np.zeros(0, np.int64),
+            "n_users": np.zeros(0, np.int64),
+            "support": np.zeros(0, np.float64),
+            "confidence": np.zeros(0, np.float64),
+            "lift": np.zeros(0, np.float64),
+        }
+    )
 
 
 __all__ = ["RULE_COLUMNS", "mine_cf_rules", "mine_rules_block", "user_item_matrix"]

@@ -17,11 +17,13 @@ import pyarrow.parquet as pq
 from synthrec.io import atomic_path, sha256_file
 from synthrec.lm.tokenizer import count_tokens
 
-SHARD_SCHEMA = pa.schema([
-    ("text", pa.string()),
-    ("num_tokens", pa.int64()),
-    ("item_ids", pa.list_(pa.int64())),
-])
+SHARD_SCHEMA = pa.schema(
+    [
+        ("text", pa.string()),
+        ("num_tokens", pa.int64()),
+        ("item_ids", pa.list_(pa.int64())),
+    ]
+)
 
 
 def shard_name(index: int) -> str:
@@ -42,13 +44,21 @@ def rows_table(
         pa.array(np.asarray(flat_items, dtype=np.int64)),
     )
     return pa.Table.from_arrays(
-        [pa.array(list(texts), pa.string()), pa.array(num_tokens, pa.int64()), item_ids],
+        [
+            pa.array(list(texts), pa.string()),
+            pa.array(num_tokens, pa.int64()),
+            item_ids,
+        ],
         schema=SHARD_SCHEMA,
     )
 
 
-def table_from_lists(texts: Sequence[str], item_lists: Sequence[Sequence[int]]) -> pa.Table:
-    lengths = np.fromiter((len(x) for x in item_lists), dtype=np.int64, count=len(texts))
+def table_from_lists(
+    texts: Sequence[str], item_lists: Sequence[Sequence[int]]
+) -> pa.Table:
+    lengths = np.fromiter(
+        (len(x) for x in item_lists), dtype=np.int64, count=len(texts)
+    )
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     flat = (
         np.concatenate([np.asarray(x, dtype=np.int64) for x in item_lists])

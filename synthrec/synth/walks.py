@@ -5,10 +5,11 @@ neighbour x is w(v,x)/p if x = t, w(v,x) if x is an out-neighbour of t, and
 w(v,x)/q otherwise; the first step of a walk is first-order (w(v,x) alone).
 
 The walker samples that distribution exactly by rejection, as KnightKing does:
-draw x from the first-order distribution (binary search in the row's
-cumulative weights), accept it with probability alpha(t, x) / max(1/p, 1, 1/q).
-Each try costs O(log deg), with no per-edge second-order tables, so memory is
-O(edges) and high-degree items stay cheap. The kernel is compiled with numba
+draw x from the first-order distribution (an O(1) draw from per-row alias
+tables), accept it with probability alpha(t, x) / max(1/p, 1, 1/q), where "x is
+a neighbour of t" is a binary search in t's sorted row. Each try costs
+O(log deg(t)), with no per-edge second-order tables, so memory is O(edges) and
+high-degree items stay cheap. The kernel is compiled with numba
 (a plain-Python loop would be ~100x slower); its random numbers come from the
 per-call seeded numba generator, so a block's walks depend only on its seed.
 """
@@ -60,19 +61,72 @@ def transition_probabilities(
 # The compiled kernel
 
 
-def cumulative_row_weights(graph: ItemGraph) -> np.ndarray:
-    """Per-row running sums of edge weights (restarting at every row)."""
-    cum = np.cumsum(graph.weights)
-    row_start = np.repeat(graph.indptr[:-1], graph.degrees())
-    before = np.concatenate([[0.0], cum])[row_start]
-    return cum - before
+@dataclass
+class AliasTables:
+    """Per-row Walker alias tables: an O(1) draw from w(v, .) / sum_x w(v, x).
+
+    Edge slot k of row v (lo <= k < hi) keeps itself with probability prob[k],
+    else gives way to slot lo + alias[k].
+    """
+
+    prob: np.ndarray  # (n_edges,) float64
+    alias: np.ndarray  # (n_edges,) int32, offset within the row
 
 
 @numba.njit(cache=True, nogil=True)
-def _first_order_step(indices, cumw, lo, hi):
-    u = np.random.random() * cumw[hi - 1]
-    k = lo + np.searchsorted(cumw[lo:hi], u, side="right")
-    return indices[min(k, hi - 1)]
+def _alias_kernel(indptr, weights):
+    n_edges = weights.shape[0]
+    prob = np.ones(n_edges, dtype=np.float64)
+    alias = np.zeros(n_edges, dtype=np.int32)
+    max_degree = 0
+    for v in range(indptr.shape[0] - 1):
+        max_degree = max(max_degree, indptr[v + 1] - indptr[v])
+    small = np.empty(max_degree, dtype=np.int64)
+    large = np.empty(max_degree, dtype=np.int64)
+    scaled = np.empty(max_degree, dtype=np.float64)
+    for v in range(indptr.shape[0] - 1):
+        lo, hi = indptr[v], indptr[v + 1]
+        degree = hi - lo
+        total = weights[lo:hi].sum()
+        n_small = n_large = 0
+        for i in range(degree):
+            alias[lo + i] = i
+            scaled[i] = weights[lo + i] * degree / total
+            if scaled[i] < 1.0:
+                small[n_small] = i
+                n_small += 1
+            else:
+                large[n_large] = i
+                n_large += 1
+        # Vose: pair each light slot with a heavy one that tops it up to 1.
+        while n_small > 0 and n_large > 0:
+            n_small -= 1
+            n_large -= 1
+            s, g = small[n_small], large[n_large]
+            prob[lo + s] = scaled[s]
+            alias[lo + s] = g
+            scaled[g] = scaled[g] + scaled[s] - 1.0
+            if scaled[g] < 1.0:
+                small[n_small] = g
+                n_small += 1
+            else:
+                large[n_large] = g
+                n_large += 1
+    return prob, alias
+
+
+def alias_tables(graph: ItemGraph) -> AliasTables:
+    prob, alias = _alias_kernel(graph.indptr, graph.weights)
+    return AliasTables(prob=prob, alias=alias)
+
+
+@numba.njit(cache=True, nogil=True)
+def _first_order_step(indices, prob, alias, lo, hi):
+    u = np.random.random() * (hi - lo)
+    slot = min(int(u), hi - lo - 1)
+    if u - slot >= prob[lo + slot]:
+        slot = alias[lo + slot]
+    return indices[lo + slot]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -83,7 +137,7 @@ def _is_out_neighbour(indptr, indices, t, x):
 
 
 @numba.njit(cache=True, nogil=True)
-def _walk_kernel(indptr, indices, cumw, starts, lengths, p, q, seed):
+def _walk_kernel(indptr, indices, prob, alias, starts, lengths, p, q, seed):
     np.random.seed(seed)
     inv_p, inv_q = 1.0 / p, 1.0 / q
     max_alpha = max(inv_p, 1.0, inv_q)
@@ -100,10 +154,10 @@ def _walk_kernel(indptr, indices, cumw, starts, lengths, p, q, seed):
             if lo == hi:
                 break  # a dead end (directed graphs): the walk ends early
             if prev < 0:
-                x = _first_order_step(indices, cumw, lo, hi)
+                x = _first_order_step(indices, prob, alias, lo, hi)
             else:
                 while True:
-                    x = _first_order_step(indices, cumw, lo, hi)
+                    x = _first_order_step(indices, prob, alias, lo, hi)
                     if x == prev:
                         alpha = inv_p
                     elif _is_out_neighbour(indptr, indices, prev, x):
@@ -126,7 +180,7 @@ def node2vec_walks(
     p: float,
     q: float,
     seed: int,
-    cumw: np.ndarray | None = None,
+    tables: AliasTables | None = None,
 ) -> Walks:
     """One walk per start node, walk i at most lengths[i] items long."""
     if p <= 0 or q <= 0:
@@ -135,10 +189,17 @@ def node2vec_walks(
     lengths = np.ascontiguousarray(lengths, dtype=np.int64)
     if starts.shape != lengths.shape:
         raise SynthrecError("node2vec_walks needs one length per start node")
-    if cumw is None:
-        cumw = cumulative_row_weights(graph)
+    if tables is None:
+        tables = alias_tables(graph)
     flat, offsets = _walk_kernel(
-        graph.indptr, graph.indices, cumw, starts, lengths, float(p), float(q),
+        graph.indptr,
+        graph.indices,
+        tables.prob,
+        tables.alias,
+        starts,
+        lengths,
+        float(p),
+        float(q),
         np.uint32(seed % (2**32)),
     )
     return Walks(flat=flat, offsets=offsets)
@@ -200,7 +261,7 @@ def random_walks(
     first: int = 0,
     stop: int | None = None,
     real_lengths: np.ndarray | None = None,
-    cumw: np.ndarray | None = None,
+    tables: AliasTables | None = None,
 ) -> Walks:
     """Walks first..stop-1 of the seeded walk stream (default: one round per item).
 
@@ -212,14 +273,15 @@ def random_walks(
     starts = walk_starts(graph, cfg, seed, first, stop)
     lengths = walk_lengths(cfg, stop - first, block_seed(seed, 3, first), real_lengths)
     return node2vec_walks(
-        graph, starts, lengths, cfg.p, cfg.q, block_seed(seed, 4, first), cumw
+        graph, starts, lengths, cfg.p, cfg.q, block_seed(seed, 4, first), tables
     )
 
 
 __all__ = [
     "Walks",
     "block_seed",
-    "cumulative_row_weights",
+    "AliasTables",
+    "alias_tables",
     "node2vec_walks",
     "random_walks",
     "transition_probabilities",
