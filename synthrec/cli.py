@@ -24,6 +24,7 @@ _COMMAND_MODULES = [
     "synthrec.sids.cli",
     "synthrec.synth.cli",
     "synthrec.sasrec.cli",
+    "synthrec.lm.cli",
     "synthrec.sweep.cli",
     "synthrec.scaling.cli",
 ]

@@ -71,9 +71,11 @@ def prepare_data(cfg: RunConfig, run_dir: Path) -> Any:
 def semantic_ids(cfg: RunConfig, run_dir: Path, prepared: Any) -> Any:
     from synthrec.sids import fit_semantic_ids
     from synthrec.sids.semantic_ids import SemanticIds
+    from synthrec.synth import training_sequences
 
     out = run_dir / "sids"
-    key = _stage_key(cfg, "data", "sids")
+    # The synth config decides which users are held out of every training structure.
+    key = _stage_key(cfg, "data", "sids", "synth")
     if _is_done(run_dir, "sids", key):
         log.info("semantic IDs: reusing %s", out)
         return SemanticIds.load(out)
@@ -82,7 +84,7 @@ def semantic_ids(cfg: RunConfig, run_dir: Path, prepared: Any) -> Any:
         prepared.train_item_idx(),
         cfg.sids,
         cfg.seed,
-        train_sequences=prepared.sequences(("train",)),
+        train_sequences=training_sequences(prepared, cfg.synth, cfg.seed),
     )
     sids.save(out)
     _mark_done(run_dir, "sids", key)
@@ -217,9 +219,14 @@ def build_summary(
         "config_hash": config_hash(cfg),
         "seed": cfg.seed,
         "sasrec": sasrec,
-        "fits": fits,
+        "fits": {name: _headline_fit(fit) for name, fit in fits.items()},
         "timings": timings,
     }
+
+
+def _headline_fit(fit: dict[str, Any]) -> dict[str, Any]:
+    """A fit without its bootstrap samples (they stay in fits/fit.json)."""
+    return {k: v for k, v in fit.items() if k != "samples"}
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -239,7 +246,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         per_size = fit.get("per_size") or {}
         alphas = ", ".join(f"{_short_n(n)}:{_num(v.get('alpha'), 3)}"
                            for n, v in sorted(per_size.items(), key=lambda kv: float(kv[0])))
-        note = "" if joint else f"  ({fit.get('error', 'not fitted')})"
+        error = joint.get("error") or fit.get("error")
+        note = f"  (joint fit: {error})" if error or not joint else ""
         lines.append(f"{eval_set:<18}{_num(joint.get('E'), 3):>8}"
                      f"{_num(joint.get('alpha'), 3):>8}{_num(joint.get('beta'), 3):>8}"
                      f"  {alphas}{note}")

@@ -296,3 +296,15 @@ def test_stable_order_sorts_like_lexsort_and_keeps_ties_in_place(span):
     a, b = rng.integers(0, 5, 500), rng.integers(0, span, 500)
     c = np.zeros(500, dtype=np.int64)
     np.testing.assert_array_equal(stable_order(a, b, c), np.lexsort((c, b, a)))
+
+
+def test_event_order_breaks_ties_by_the_random_rank_alone():
+    from synthrec.datasets.clean import event_order
+
+    rng = np.random.default_rng(3)
+    users = rng.integers(0, 4, 400)
+    times = rng.integers(0, 6, 400)
+    sub = rng.integers(0, 2, 400)
+    rank = rng.permutation(400)
+    expected = np.lexsort((rank, sub, times, users))
+    np.testing.assert_array_equal(event_order(users, times, sub, rank), expected)

@@ -546,19 +546,35 @@ def test_non_utf8_bytes_in_an_untyped_column_are_caught_too(tmp_path):
 
 def test_a_single_log_file_with_event_ids_orders_ties_by_them(tmp_path):
     rows = [
-        {"u": "a", "i": f"x{k}", "t": 1_700_000_000, "seq": 10 - k, "kind": "view",
-         "name": f"Thing {k}", "brand": "B"}
+        {
+            "u": "a",
+            "i": f"x{k}",
+            "t": 1_700_000_000,
+            "seq": 10 - k,
+            "kind": "view",
+            "name": f"Thing {k}",
+            "brand": "B",
+        }
         for k in range(5)
     ]
     path = tmp_path / "events.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    table = TableConfig(columns=ColumnMap(
-        user="u", item="i", timestamp="t", event="kind", event_order="seq",
-        title="name", item_text=["brand"]))
+    table = TableConfig(
+        columns=ColumnMap(
+            user="u",
+            item="i",
+            timestamp="t",
+            event="kind",
+            event_order="seq",
+            title="name",
+            item_text=["brand"],
+        )
+    )
     data = _prepare(tmp_path, dataset="table", path=str(path), table=table)
     source = data.items.set_index("item_idx")["source_item_id"]
     ordered = source[data.interactions["item_idx"]].tolist()
     assert ordered == ["x4", "x3", "x2", "x1", "x0"]  # by seq, not by file order
     assert data.manifest["cleaning"]["tie_break"] == "source order"
-    assert data.items.set_index("source_item_id").loc["x0", "text"] == \
-        "Thing 0. brand: B."
+    assert (
+        data.items.set_index("source_item_id").loc["x0", "text"] == "Thing 0. brand: B."
+    )

@@ -7,7 +7,7 @@ import pytest
 from synthrec.errors import SynthrecError
 from synthrec.scaling import ScalingConfig, fit_curves, laws
 from synthrec.scaling.bootstrap import refit_batched, refit_serial, resample_weights
-from synthrec.scaling.fit import fit_form, points_of
+from synthrec.scaling.fit import fit_form, points_of, select_points
 from synthrec.scaling.plan import compute_optimal, optimal_allocation
 
 TRUE_JOINT = {"E": 0.5, "A": 40.0, "alpha": 0.3, "B": 300.0, "beta": 0.35}
@@ -201,8 +201,7 @@ def test_bootstrap_intervals_cover_the_truth_at_roughly_their_nominal_rate():
             run_offset=0.005,
             draw=100 + draw,
         )
-        table["_weight"] = 1.0
-        points = points_of(table, cfg, "uih_ood")
+        points = points_of(select_points(table, cfg), cfg, "uih_ood")
         joint, _ = fit_form(laws.JOINT, points.x_joint, points, points.n, cfg, draw)
         beta_ci = joint["ci"]["beta"]
         covered.append(beta_ci[0] <= TRUE_JOINT["beta"] <= beta_ci[1])
@@ -282,6 +281,12 @@ def test_too_few_points_for_the_form_are_refused():
         laws.make_problem(laws.PER_SIZE, TOKENS[:3, None], np.array([3.0, 2.0, 1.5]))
 
 
+def test_a_flat_curve_reports_its_exponent_as_unconstrained():
+    loss = 3.0 * (1 + 1e-3 * np.sin(np.arange(len(TOKENS))))
+    fitted = laws.fit_lbfgs(laws.make_problem(laws.PER_SIZE, TOKENS[:, None], loss))
+    assert "alpha" in fitted.at_bounds
+
+
 def test_fit_curves_records_a_bad_eval_set_and_fits_the_others():
     good = curves_table(eval_set="cf_seen_pair")
     bad = curves_table(eval_set="uih_ood")
@@ -290,6 +295,12 @@ def test_fit_curves_records_a_bad_eval_set_and_fits_the_others():
     assert "NaN or infinite" in fits["uih_ood"]["joint"]["error"]
     assert fits["uih_ood"]["error"] == fits["uih_ood"]["joint"]["error"]
     assert fits["cf_seen_pair"]["joint"]["alpha"] == pytest.approx(0.3, rel=1e-4)
+
+
+def test_an_eval_set_emptied_by_the_exclusions_says_why():
+    table = curves_table()
+    fits = fit_curves(table, ScalingConfig(num_bootstrap=0, annealed_only=True))
+    assert "no points left" in fits["uih_ood"]["error"]
 
 
 def test_a_table_without_the_needed_columns_is_refused():

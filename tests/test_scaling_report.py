@@ -8,6 +8,7 @@ import pytest
 
 from synthrec.cli import main
 from synthrec.scaling import ScalingConfig, fit_curves, laws, load_curves_from_mlflow
+from synthrec.scaling.inputs import curves_for_run
 from synthrec.scaling.report import write_report
 from synthrec.tracking import Tracker
 
@@ -52,8 +53,14 @@ def fitted():
 
 
 @pytest.fixture(scope="module")
-def mlflow_uri(tmp_path_factory):
-    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+def run_dir(tmp_path_factory):
+    """A run folder whose MLflow database the tests below share."""
+    return tmp_path_factory.mktemp("run")
+
+
+@pytest.fixture(scope="module")
+def mlflow_uri(run_dir):
+    return f"sqlite:///{run_dir / 'mlflow.db'}"
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +109,7 @@ def test_a_mixture_ablation_gets_per_mixture_fits_and_the_main_fit_uses_one(fitt
     assert "flops_per_token" in entry["compute"]["source"]
 
 
-def test_curves_logged_to_mlflow_come_back_as_the_same_table(mlflow_uri):
+def test_curves_logged_to_mlflow_come_back_as_the_same_table(mlflow_uri, run_dir):
     table = sweep_table()
     root = Tracker(mlflow_uri, "sweep-test")
     parent = root.start_run("sweep")
@@ -134,6 +141,14 @@ def test_curves_logged_to_mlflow_come_back_as_the_same_table(mlflow_uri):
     np.testing.assert_allclose(loaded["loss"], expected["loss"])
     np.testing.assert_array_equal(loaded["N"], expected["N"])
     assert set(loaded["kind"]) == {"trunk"} and loaded["seed"].dtype.kind == "i"
+
+    # A run folder without curves.parquet falls back to its sweep's MLflow runs.
+    (run_dir / "sweep").mkdir()
+    (run_dir / "sweep" / "state.json").write_text(
+        json.dumps({"parent_run_id": parent.run_id})
+    )
+    from_run = curves_for_run(run_dir, "sweep-test").sort_values(key)
+    np.testing.assert_allclose(from_run["loss"], expected["loss"])
 
 
 def test_cli_fit_on_a_csv_table_writes_fit_json_and_prints_exponents(tmp_path, capsys):

@@ -13,12 +13,19 @@ from synthrec.sids.rq_kmeans import rq_kmeans_tokenise
 from synthrec.sids.unique import collision_rate, disambiguate
 
 N_CLUSTERS = 6
-WORDS = ["space alien rocket", "love romance wedding", "murder detective crime",
-         "dragon wizard magic", "war soldier battle", "cartoon family kids"]
+WORDS = [
+    "space alien rocket",
+    "love romance wedding",
+    "murder detective crime",
+    "dragon wizard magic",
+    "war soldier battle",
+    "cartoon family kids",
+]
 
 
-def clustered_embeddings(n_per: int = 60, dim: int = 16, noise: float = 0.05,
-                         seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def clustered_embeddings(
+    n_per: int = 60, dim: int = 16, noise: float = 0.05, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Unit-norm points around N_CLUSTERS well separated directions, with labels."""
     rng = np.random.default_rng(seed)
     centres = np.linalg.qr(rng.normal(size=(dim, dim)))[0][:N_CLUSTERS]
@@ -42,10 +49,21 @@ def clustered_items(n_per: int = 40, seed: int = 0) -> tuple[pd.DataFrame, np.nd
 
 
 # Small, fast settings for every tokeniser (seconds on a shared 2-core CPU).
-FAST = dict(embedding_dim=8, num_levels=2, codebook_size=N_CLUSTERS,
-            rqvae_epochs=25, rqvae_batch_size=64, rqvae_hidden_dim=32,
-            rqvae_latent_dim=8, sae_dictionary_size=2 * N_CLUSTERS, sae_top_k=2,
-            sae_epochs=25, sae_batch_size=64, report_queries=50, report_neighbours=5)
+FAST = dict(
+    embedding_dim=8,
+    num_levels=2,
+    codebook_size=N_CLUSTERS,
+    rqvae_epochs=25,
+    rqvae_batch_size=64,
+    rqvae_hidden_dim=32,
+    rqvae_latent_dim=8,
+    sae_dictionary_size=2 * N_CLUSTERS,
+    sae_top_k=2,
+    sae_epochs=25,
+    sae_batch_size=64,
+    report_queries=50,
+    report_neighbours=5,
+)
 METHODS = ["rq_kmeans", "rq_vae", "sae"]
 
 
@@ -56,8 +74,9 @@ def small_cfg(tmp_path, **kw) -> SidConfig:
 # Recovering structure.
 def test_rq_kmeans_first_code_recovers_the_clusters():
     x, labels = clustered_embeddings()
-    encoded = rq_kmeans_tokenise(x, np.arange(len(x)), num_levels=2,
-                                 codebook_size=N_CLUSTERS, iters=25, seed=0)
+    encoded = rq_kmeans_tokenise(
+        x, np.arange(len(x)), num_levels=2, codebook_size=N_CLUSTERS, iters=25, seed=0
+    )
     assert adjusted_rand_score(labels, encoded.local_codes[:, 0]) > 0.99
 
 
@@ -93,8 +112,9 @@ def test_sae_codes_are_distinct_features_strongest_first():
 
 def test_tfidf_embedding_keeps_topics_apart(tmp_path):
     items, labels = clustered_items()
-    x = embed_items(items["text"].tolist(), np.arange(len(items)),
-                    small_cfg(tmp_path), seed=0)
+    x = embed_items(
+        items["text"].tolist(), np.arange(len(items)), small_cfg(tmp_path), seed=0
+    )
     same = (x @ x.T)[labels[:, None] == labels[None, :]].mean()
     other = (x @ x.T)[labels[:, None] != labels[None, :]].mean()
     assert same > other + 0.3
@@ -118,8 +138,9 @@ def test_codes_follow_the_contract_shape_ranges_and_padding(tmp_path):
 @pytest.mark.parametrize("method", METHODS)
 def test_every_method_gives_unique_in_range_codes(tmp_path, method):
     items, _ = clustered_items()
-    sids = fit_semantic_ids(items, items["item_idx"].to_numpy(),
-                            small_cfg(tmp_path, method=method), seed=0)
+    sids = fit_semantic_ids(
+        items, items["item_idx"].to_numpy(), small_cfg(tmp_path, method=method), seed=0
+    )
     real = sids.codes[1:]
     assert len(np.unique(real, axis=0)) == len(items)
     assert real.min() >= 0 and real.max() < sids.vocab_size
@@ -167,8 +188,9 @@ def test_items_outside_training_are_encoded_near_their_topic(tmp_path, method):
 
 def test_semantic_ids_survive_save_and_load(tmp_path):
     items, _ = clustered_items()
-    sids = fit_semantic_ids(items, items["item_idx"].to_numpy(), small_cfg(tmp_path),
-                            seed=0)
+    sids = fit_semantic_ids(
+        items, items["item_idx"].to_numpy(), small_cfg(tmp_path), seed=0
+    )
     sids.save(tmp_path / "out")
     back = SemanticIds.load(tmp_path / "out")
     assert np.array_equal(back.codes, sids.codes)

@@ -41,8 +41,12 @@ def test_position_usage_counts_utilisation_and_perplexity():
 
 
 def test_cointeraction_neighbours_rank_by_cosine_of_shared_users():
-    sequences = [np.array([1, 2, 3]), np.array([1, 2]), np.array([1, 4]),
-                 np.array([2, 3, 3])]
+    sequences = [
+        np.array([1, 2, 3]),
+        np.array([1, 2]),
+        np.array([1, 4]),
+        np.array([2, 3, 3]),
+    ]
     matrix = quality.interaction_matrix(sequences, n_items=4)
     assert matrix.toarray()[3].tolist() == [0, 1, 1, 0]  # repeats count once
     kept, neighbours = quality.cointeraction_neighbours(matrix, np.array([0, 3]), k=2)
@@ -52,7 +56,7 @@ def test_cointeraction_neighbours_rank_by_cosine_of_shared_users():
     assert neighbours[0].tolist() == [1, 3]
 
 
-def test_codes_equal_to_the_true_groups_agree_far_above_chance():
+def test_codes_equal_to_the_true_groups_agree_as_far_as_ties_allow():
     rng = np.random.default_rng(0)
     groups = np.repeat(np.arange(10), 20)
     centres = rng.normal(size=(10, 8))
@@ -62,20 +66,36 @@ def test_codes_equal_to_the_true_groups_agree_far_above_chance():
     reference = quality.embedding_neighbours(x, queries, k=5)
     good = quality.code_matrix(groups[:, None], vocab_size=10)
     shuffled = quality.code_matrix(rng.permutation(groups)[:, None], vocab_size=10)
-    assert quality.code_agreement(good, queries, reference, 5) > 0.95
-    assert quality.code_agreement(shuffled, queries, reference, 5) < 0.3
+    # All 19 group mates tie on shared codes and all 5 true neighbours are among
+    # them, so a random tie order catches 5/19 of them; shuffled codes near chance.
+    assert quality.code_agreement(good, queries, reference, 5) == pytest.approx(5 / 19)
+    assert quality.code_agreement(shuffled, queries, reference, 5) < 0.1
 
 
 def test_report_table_puts_methods_side_by_side():
     def report(method, n_codes):
-        return {"method": method, "embedding": "tfidf_svd", "n_items": 10,
-                "n_train_items": 9, "num_codes": n_codes, "vocab_size": 20,
-                "collision_rate_before": 0.1, "collision_rate_after": 0.0,
-                "disambiguation_ids": 2,
-                "reconstruction_error": {"train": 0.1, "unseen": None},
-                "positions": [{"position": p, "codebook_size": 8, "used": 8,
-                               "utilisation": 1.0, "perplexity": 7.5}
-                              for p in range(n_codes)]}
+        return {
+            "method": method,
+            "embedding": "tfidf_svd",
+            "n_items": 10,
+            "n_train_items": 9,
+            "num_codes": n_codes,
+            "vocab_size": 20,
+            "collision_rate_before": 0.1,
+            "collision_rate_after": 0.0,
+            "disambiguation_ids": 2,
+            "reconstruction_error": {"train": 0.1, "unseen": None},
+            "positions": [
+                {
+                    "position": p,
+                    "codebook_size": 8,
+                    "used": 8,
+                    "utilisation": 1.0,
+                    "perplexity": 7.5,
+                }
+                for p in range(n_codes)
+            ],
+        }
 
     table = format_table({"a": report("rq_kmeans", 2), "b": report("sae", 3)})
     header, _, *rows = table.splitlines()
@@ -104,8 +124,11 @@ def test_sentence_transformers_missing_gives_an_install_hint(tmp_path):
         pass
     else:
         pytest.skip("sentence-transformers is installed; the missing path cannot run")
-    cfg = SidConfig(embedding="sentence_transformers", embedding_model="all-MiniLM-L6-v2",
-                    cache_dir=str(tmp_path))
+    cfg = SidConfig(
+        embedding="sentence_transformers",
+        embedding_model="all-MiniLM-L6-v2",
+        cache_dir=str(tmp_path),
+    )
     with pytest.raises(SynthrecError, match="pip install"):
         embed_items(["a film"], np.arange(1), cfg, seed=0)
 
@@ -122,8 +145,10 @@ def test_config_needs_a_model_name_for_sentence_transformers():
 
 
 # CLI on real data (a small user subset).
-def test_cli_fits_and_reports_semantic_ids_on_movielens(tmp_path, movielens_small_dir,
-                                                        capsys):
+@pytest.mark.integration
+def test_cli_fits_and_reports_semantic_ids_on_movielens(
+    tmp_path, movielens_small_dir, capsys
+):
     config = tmp_path / "run.yaml"
     config.write_text(
         f"seed: 1\ndata:\n  path: {movielens_small_dir}\n  max_users: 40\n"

@@ -130,6 +130,12 @@ def test_bad_sweep_values_raise_a_config_error_naming_the_field(sweep, field):
         _cfg(**sweep)
 
 
+def test_a_token_budget_below_one_optimiser_step_is_refused_at_plan_time():
+    cfg = _cfg(token_budgets=[32])  # one step is 4 x 16 = 64 tokens
+    with pytest.raises(ConfigError, match="a-32-all-s0: num_tokens=32"):
+        _plan(cfg)
+
+
 def test_unknown_sweep_keys_are_rejected():
     with pytest.raises(ConfigError, match="sweep.grid"):
         from_dict(RunConfig, {"sweep": {"grid": {}}})

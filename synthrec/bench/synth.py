@@ -206,7 +206,7 @@ def bench_walkers(args: argparse.Namespace) -> list[tuple[str, float, float]]:
         if prep > 0.01:
             rows.append(
                 (
-                    f"PecanPy {mode} incl. preprocessing",
+                    f"PecanPy {mode} + tables + JIT",
                     seconds + prep,
                     starts.size / (seconds + prep),
                 )
@@ -228,8 +228,6 @@ def bench_walkers(args: argparse.Namespace) -> list[tuple[str, float, float]]:
 def bench_ray(
     args: argparse.Namespace, run_dir: Path
 ) -> list[tuple[int, float, float, int]]:
-    import ray
-
     from synthrec.config import RayConfig
     from synthrec.raylocal import init_ray, shutdown_ray
     from synthrec.sids.tokens import render_sid
@@ -249,7 +247,9 @@ def bench_ray(
         WalkBlock(b, b * per_block, (b + 1) * per_block) for b in range(args.ray_blocks)
     ]
 
-    init_ray(RayConfig(num_cpus=2), run_dir)
+    init_ray(RayConfig(num_cpus=2), run_dir)  # sets Ray's env before importing it
+    import ray
+
     try:
         refs = {
             "graph": ray.put(graph),

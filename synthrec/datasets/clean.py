@@ -1,12 +1,12 @@
 """Cleaning a RawLog into the canonical form: pure functions over arrays.
 
-The steps, in order: a seeded shuffle of the rows (so events that share a
-timestamp end up in random order, never in file or item-id order), the
-implicit-feedback rule, a seeded user subset, event order (user, timestamp,
-the source's own sub-second order; stable, so ties keep the shuffled order),
-de-duplication, iterative k-core, re-indexing (users 0.. in source-id order,
-items 1.. in order of first appearance in time, 0 = padding) and the split.
-Each step is logged with counts, and the counts are returned for the manifest.
+The steps, in order: the implicit-feedback rule, a seeded user subset, event
+order (user, timestamp, the source's own sub-second order, and for events that
+still tie a seeded random rank given to every source row, so ties are never
+resolved by file or item-id order), de-duplication, iterative k-core,
+re-indexing (users 0.. in source-id order, items 1.. in order of first
+appearance in time, 0 = padding) and the split. Each step is logged with
+counts, and the counts are returned for the manifest.
 """
 
 import logging
@@ -62,6 +62,25 @@ def stable_order(*keys: np.ndarray) -> np.ndarray:
     return np.lexsort(tuple(reversed(keys)))  # lexsort is stable too
 
 
+def event_order(
+    users: np.ndarray,
+    timestamps: np.ndarray,
+    sub_second: np.ndarray,
+    tiebreak: np.ndarray,
+) -> np.ndarray:
+    """Row order by (user, time, sub-second); rows that tie on all three are
+    ordered by `tiebreak` (a random rank), never by their position or item."""
+    order = stable_order(users, timestamps, sub_second)
+    starts = group_starts(users[order], timestamps[order], sub_second[order])
+    group = np.cumsum(starts) - 1
+    tied = np.flatnonzero(np.bincount(group)[group] > 1)
+    if len(tied):
+        # Tie groups sit in contiguous runs: reorder each run by its random rank.
+        within = stable_order(group[tied], tiebreak[order[tied]])
+        order[tied] = order[tied][within]
+    return order
+
+
 def group_starts(*keys: np.ndarray) -> np.ndarray:
     """For rows sorted by keys: True where a new (key, ...) group begins."""
     starts = np.ones(len(keys[0]), dtype=bool)
@@ -86,7 +105,7 @@ def sample_users(user_codes: np.ndarray, max_users: int, seed: int) -> np.ndarra
     n_users = int(user_codes.max()) + 1
     if max_users >= n_users:
         return np.ones(len(user_codes), dtype=bool)
-    rng = np.random.default_rng([seed, 1])  # its own stream, apart from the shuffle
+    rng = np.random.default_rng([seed, 1])  # a stream apart from the tie ranks
     wanted = np.zeros(n_users, dtype=bool)
     wanted[rng.choice(n_users, max_users, replace=False)] = True
     return wanted[user_codes]
@@ -199,6 +218,7 @@ class _Rows:
     sub_second: np.ndarray
     rating: np.ndarray
     event: np.ndarray | None
+    tiebreak: np.ndarray
     user_ids: np.ndarray
     item_ids: np.ndarray
     event_names: np.ndarray | None
@@ -212,6 +232,7 @@ class _Rows:
             self.sub_second[index],
             self.rating[index],
             None if self.event is None else self.event[index],
+            self.tiebreak[index],
             self.user_ids,
             self.item_ids,
             self.event_names,
@@ -228,7 +249,7 @@ def clean_log(raw: RawLog, cfg: DataConfig, seed: int) -> CleanLog:
         "skipped_rows": raw.skipped,
         "source_items_with_metadata": len(raw.items),
     }
-    rows = _shuffled_rows(raw, seed)
+    rows = _rows(raw, seed)
     log.info(
         "raw log: %d interactions, %d users, %d items",
         len(rows),
@@ -242,33 +263,31 @@ def clean_log(raw: RawLog, cfg: DataConfig, seed: int) -> CleanLog:
     return _reindexed_and_split(rows, raw, cfg, report)
 
 
-def _shuffled_rows(raw: RawLog, seed: int) -> _Rows:
-    """Arrays of the log in a seeded random row order.
+def _rows(raw: RawLog, seed: int) -> _Rows:
+    """The log as arrays, each row with a seeded random rank for breaking ties.
 
-    Every later sort is stable, so events that tie on (user, time) keep this
-    random order; filters keep it too, so a row's place among its ties never
-    depends on which other rows survive.
+    The rank belongs to the source row, so it does not change with filtering
+    or with how items are numbered.
     """
     frame = raw.interactions
-    shuffle = np.random.default_rng(seed).permutation(len(frame))
     users, user_ids = pd.factorize(frame["user_id"], sort=True)
     items, item_ids = pd.factorize(frame["item_id"])
     event = event_names = None
     if "event" in frame.columns:
         event, event_names = pd.factorize(frame["event"])
-        event = event[shuffle]
     sub_second = (
         frame["event_order"].to_numpy(np.int64)
         if "event_order" in frame.columns
         else np.zeros(len(frame), dtype=np.int64)
     )
     return _Rows(
-        users.astype(np.int64)[shuffle],
-        items.astype(np.int64)[shuffle],
-        frame["timestamp"].to_numpy(np.int64)[shuffle],
-        sub_second[shuffle],
-        frame["rating"].to_numpy(np.float32)[shuffle],
+        users.astype(np.int64),
+        items.astype(np.int64),
+        frame["timestamp"].to_numpy(np.int64),
+        sub_second,
+        frame["rating"].to_numpy(np.float32),
         event,
+        np.random.default_rng(seed).permutation(len(frame)),
         np.asarray(user_ids),
         np.asarray(item_ids),
         None if event_names is None else np.asarray(event_names, dtype=object),
@@ -332,7 +351,9 @@ def _subset(rows: _Rows, cfg: DataConfig, seed: int, report: dict) -> _Rows:
 
 
 def _ordered_and_deduped(rows: _Rows, cfg: DataConfig, report: dict) -> _Rows:
-    rows = rows.take(stable_order(rows.user, rows.timestamp, rows.sub_second))
+    rows = rows.take(
+        event_order(rows.user, rows.timestamp, rows.sub_second, rows.tiebreak)
+    )
     keep, exact, repeats = duplicate_mask(
         rows.user, rows.item, rows.timestamp, cfg.dedupe
     )

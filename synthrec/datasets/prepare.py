@@ -31,7 +31,7 @@ from synthrec.io import read_json, sha256_file
 log = logging.getLogger(__name__)
 
 # Bump when the cleaning rules or output schema change: old caches are rebuilt.
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 
 
 def prepare_dataset(

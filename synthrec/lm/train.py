@@ -48,6 +48,7 @@ LOCAL_CHECKPOINT_DIR = "checkpoint"
 _LOOP_STATE_FILE = "loop_state.json"
 _FAULT_MARKER = ".fault_injected"
 _UNDER_RAY_ENV = "SYNTHREC_UNDER_RAY_TRAIN"
+_FAULT_GRACE_POLLS = 3
 
 
 # -- where this worker runs ------------------------------------------------------
@@ -104,6 +105,7 @@ class LoopState:
     train_s: float = 0.0
     sampler: dict = field(default_factory=dict)
     mlflow_run_id: str | None = None
+    resumed_from_steps: list[int] = field(default_factory=list)
 
 
 def eval_points(first: int, total: int) -> list[int]:
@@ -421,6 +423,7 @@ class CptLoop:
                 torch.set_rng_state(torch.load(rng_file, weights_only=True))
         self.state = from_dict(LoopState, state)
         self.sampler.load_state_dict(self.state.sampler)
+        self.state.resumed_from_steps.append(self.state.step)
         if self.env.rank == 0:
             log.info(
                 "resumed at step %d (%d tokens)", self.state.step, self.tokens_seen
@@ -446,11 +449,19 @@ class CptLoop:
         if marker.exists():
             return
         marker.touch()
+        # Ray Train registers a checkpoint when its controller next polls the
+        # workers (every RAY_TRAIN_HEALTH_CHECK_INTERVAL_S, 2 s by default); a
+        # kill before that poll loses the checkpoint, so wait a few polls.
+        grace_s = _FAULT_GRACE_POLLS * float(
+            os.environ.get("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "2.0")
+        )
         log.warning(
-            "fault injection: rank %d kills itself after step %d",
+            "fault injection: rank %d kills itself after step %d (in %.0f s)",
             self.env.rank,
             self.state.step,
+            grace_s,
         )
+        time.sleep(grace_s)
         logging.shutdown()
         os.kill(os.getpid(), signal.SIGKILL)
 
@@ -533,6 +544,7 @@ class CptLoop:
             "train_s": st.train_s,
             "tokens_per_s": self.tokens_seen / max(st.train_s, 1e-9),
             "world_size": self.env.world_size,
+            "resumed_from_steps": st.resumed_from_steps,
             "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         }
         final = {r["eval_set"]: r["loss"] for r in st.curve if r["kind"] == "final"}

@@ -30,7 +30,7 @@ from synthrec.sasrec.data import (
     train_sequences,
 )
 from synthrec.sasrec.evaluate import evaluate
-from synthrec.sasrec.metrics import SAMPLED_NEGATIVES, sample_negatives
+from synthrec.sasrec.metrics import SAMPLED_NEGATIVES, sample_negatives, tracking_key
 from synthrec.sasrec.train import build_model, resolve_device, train_model
 from synthrec.tracking import Tracker
 
@@ -303,7 +303,7 @@ def _write_outputs(
         else (f"sasrec/{summary['protocol']}")
     )
     metrics = {
-        f"{prefix}/{source}/{name}": value
+        f"{prefix}/{source}/{tracking_key(name)}": value
         for source in ("real", "synthetic", "mix")
         if source in summary
         for name, value in summary[source].items()

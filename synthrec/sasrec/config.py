@@ -21,7 +21,11 @@ class SasrecConfig:
     hidden_size: int = 64
     num_blocks: int = 2
     num_heads: int = 1
+    # Dropout on embeddings, residual branches and the feed-forward layer.
     dropout: float = 0.1
+    # Dropout on attention weights (the original SASRec uses `dropout` here
+    # too); 0 lets torch use its fused attention kernel, about 25% faster on CPU.
+    attention_dropout: float = 0.0
     # Longest history the model reads; older items are cut off. 200 is the
     # MovieLens reference; 50 keeps a 2-core CPU run near a minute per source.
     max_seq_len: int = 50
@@ -40,11 +44,11 @@ class SasrecConfig:
     # "steps": every source gets `max_train_steps` optimiser steps;
     # "items": every source sees `max_train_items` target items (non-padding).
     budget_unit: BudgetUnit = "steps"
-    max_train_steps: int = 200
+    max_train_steps: int = 400
     max_train_items: int = 2_000_000
     # Validate on real valid items this often; stop after `patience_evals`
     # validations without improvement of `early_stopping_metric`.
-    eval_every_steps: int = 40
+    eval_every_steps: int = 50
     patience_evals: int = 3
     early_stopping_metric: str = "ndcg@100"
 
@@ -99,6 +103,12 @@ class SasrecConfig:
             0.0 <= self.dropout < 1.0,
             "sasrec.dropout",
             self.dropout,
+            "use a probability in [0, 1)",
+        )
+        require(
+            0.0 <= self.attention_dropout < 1.0,
+            "sasrec.attention_dropout",
+            self.attention_dropout,
             "use a probability in [0, 1)",
         )
         require(
@@ -201,6 +211,7 @@ ML1M_REFERENCE = {
     "num_blocks": 2,
     "num_heads": 1,
     "dropout": 0.2,
+    "attention_dropout": 0.2,
     "max_seq_len": 200,
     "train_windows": "last",
     "loss": "sampled_softmax",

@@ -115,6 +115,14 @@ def _draw_unseen(
     return np.asarray(chosen, dtype=np.int64)
 
 
+# -- names ---------------------------------------------------------------------------
+
+
+def tracking_key(name: str) -> str:
+    """An MLflow-safe metric key: MLflow rejects "@", so recall@100 -> recall_at_100."""
+    return name.replace("@", "_at_")
+
+
 # -- metrics from ranks -----------------------------------------------------------
 
 

@@ -32,6 +32,7 @@ class ModelShape:
     num_blocks: int = 2
     num_heads: int = 1
     dropout: float = 0.2
+    attention_dropout: float = 0.0
     max_seq_len: int = 200
     norm: Literal["pre", "post"] = "pre"
 
@@ -95,7 +96,9 @@ class Block(nn.Module):
     def __init__(self, shape: ModelShape):
         super().__init__()
         self.pre_norm = shape.norm == "pre"
-        self.attn = SelfAttention(shape.hidden_size, shape.num_heads, shape.dropout)
+        self.attn = SelfAttention(
+            shape.hidden_size, shape.num_heads, shape.attention_dropout
+        )
         self.ffn = FeedForward(shape.hidden_size, shape.dropout)
         self.norm1 = nn.LayerNorm(shape.hidden_size)
         self.norm2 = nn.LayerNorm(shape.hidden_size)
@@ -220,12 +223,13 @@ def sampled_softmax_loss(
     negatives = torch.randint(1, num_items + 1, (num_negatives,), generator=generator)
     negatives = negatives.to(targets.device)
     h, t = hidden[valid], targets[valid]  # (M, D), (M,)
-    pos = (h * item_weight[t]).sum(-1, keepdim=True)  # (M, 1)
+    if temperature != 1.0:
+        h = h / temperature  # scales every logit below
+    pos = (h * item_weight[t]).sum(-1)  # (M,)
     neg = h @ item_weight[negatives].T  # (M, N)
     neg = neg.masked_fill(negatives[None, :] == t[:, None], float("-inf"))
-    logits = torch.cat([pos, neg], dim=1) / temperature  # (M, 1 + N)
-    labels = torch.zeros(len(t), dtype=torch.long, device=t.device)
-    return F.cross_entropy(logits, labels)
+    # -log softmax of the target over [target, negatives], without concatenating.
+    return (torch.logaddexp(pos, torch.logsumexp(neg, dim=1)) - pos).mean()
 
 
 def full_ce_loss(

@@ -16,6 +16,7 @@ from synthrec.errors import SynthrecError
 from synthrec.sasrec.config import SasrecConfig
 from synthrec.sasrec.data import BatchStream, EvalSet
 from synthrec.sasrec.evaluate import evaluate
+from synthrec.sasrec.metrics import tracking_key
 from synthrec.sasrec.model import (
     ModelShape,
     SASRec,
@@ -50,6 +51,7 @@ def build_model(cfg: SasrecConfig, num_items: int) -> SASRec:
         num_blocks=cfg.num_blocks,
         num_heads=cfg.num_heads,
         dropout=cfg.dropout,
+        attention_dropout=cfg.attention_dropout,
         max_seq_len=cfg.max_seq_len,
         norm=cfg.norm,
     )
@@ -163,7 +165,7 @@ def train_model(
         tracker.log_metrics(
             {
                 f"sasrec/{label}/train_loss": point["train_loss"],
-                f"sasrec/{label}/valid_{metric}": valid[metric],
+                f"sasrec/{label}/valid_{tracking_key(metric)}": valid[metric],
             },
             step=budget.steps,
         )

@@ -195,6 +195,8 @@ def run_report(args: argparse.Namespace) -> int:
 def run_plan(args: argparse.Namespace) -> int:
     from synthrec.scaling.plan import compute_optimal
 
+    if not args.budget_flops > 0:
+        raise SynthrecError(f"--budget-flops must be positive, got {args.budget_flops}")
     if not args.fit.is_file():
         raise SynthrecError(f"fit file not found: {args.fit}")
     fit = read_json(args.fit)
@@ -215,10 +217,19 @@ def run_plan(args: argparse.Namespace) -> int:
             continue
         ci = plan.get("ci", {})
         cells = [_plan_cell(plan[k], ci.get(k)) for k in ("N", "D", "loss")]
-        print(f"{name:<18}{cells[0]:>30}{cells[1]:>30}{cells[2]:>26}")
+        reach = _reach(plan, fit[name])
+        print(f"{name:<18}{cells[0]:>30}{cells[1]:>30}{cells[2]:>26}{reach}")
     source = next((fit[n].get("compute", {}).get("source") for n in names), None)
     print(f"FLOPs relation: {source or 'assumed C = 6 N D'}")
     return 0
+
+
+def _reach(plan: dict, entry: dict) -> str:
+    # How far past the fitted data the plan extrapolates.
+    if not entry.get("N_max") or not entry.get("D_max"):
+        return ""
+    n_x, d_x = plan["N"] / entry["N_max"], plan["D"] / entry["D_max"]
+    return f"  ({n_x:.3g}x largest N, {d_x:.3g}x largest D fitted)"
 
 
 def _plan_cell(value: float, ci: list[float] | None) -> str:

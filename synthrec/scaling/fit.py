@@ -97,6 +97,7 @@ def select_points(curves: pd.DataFrame, cfg: ScalingConfig) -> pd.DataFrame:
 
 
 def points_of(table: pd.DataFrame, cfg: ScalingConfig, eval_set: str) -> Points:
+    """Arrays of one eval set's rows of a `select_points` table."""
     if cfg.drop_nonfinite:
         finite = np.isfinite(table["loss"].to_numpy(dtype=np.float64))
         if not finite.all():
@@ -145,6 +146,15 @@ def fit_form(
         "n_points": int(np.sum(points.weight > 0)),
         "n_runs": int(len(np.unique(points.unit))),
     }
+    pinned = result.at_bounds
+    if pinned:
+        out["at_bounds"] = pinned
+        log.warning(
+            "%s %s: %s pinned at a search bound; the data do not constrain it",
+            label,
+            form.name,
+            ", ".join(pinned),
+        )
     if not result.converged:
         log.warning(
             "%s %s: the fit did not meet its convergence test (gradient "
@@ -266,7 +276,12 @@ def largest_d_mask(points: Points) -> np.ndarray:
 def fit_eval_set(points: Points, cfg: ScalingConfig, eval_set: str) -> dict:
     """Every form and self-check of one eval set; failures become `error` keys."""
     seed = zlib.crc32(f"{cfg.seed}/{eval_set}".encode())
-    out: dict = {"n_points": len(points.loss), "n_sizes": len(np.unique(points.n))}
+    out: dict = {
+        "n_points": len(points.loss),
+        "n_sizes": len(np.unique(points.n)),
+        "N_max": float(points.n.max()),
+        "D_max": float(points.d.max()),
+    }
     out["per_size"] = per_size_fits(points, cfg, seed, eval_set)
 
     samples: dict = {}
@@ -381,7 +396,7 @@ def _fit_curves(curves: pd.DataFrame, cfg: ScalingConfig) -> dict:
     check_curves(curves)
     table = select_points(curves, cfg)
     relation = compute_relation(table)
-    eval_sets = sorted(table["eval_set"].astype(str).unique())
+    eval_sets = sorted(curves["eval_set"].astype(str).unique())
     log.info(
         "fitting %d eval set(s) from %d points (%d resamples each, method %s)",
         len(eval_sets),
@@ -395,7 +410,8 @@ def _fit_curves(curves: pd.DataFrame, cfg: ScalingConfig) -> dict:
     for i, eval_set in enumerate(eval_sets, start=1):
         rows = main[main["eval_set"].astype(str) == eval_set]
         if rows.empty:
-            fits[eval_set] = {"error": "no points in the main mixture"}
+            fits[eval_set] = {"error": _no_points_reason(cfg)}
+            log.warning("%s not fitted: %s", eval_set, fits[eval_set]["error"])
             continue
         fits[eval_set] = fit_eval_set(points_of(rows, cfg, eval_set), cfg, eval_set)
         fits[eval_set]["compute"] = relation
@@ -422,6 +438,14 @@ def _fit_curves(curves: pd.DataFrame, cfg: ScalingConfig) -> dict:
             "run-to-run spread (add seeds or token budgets per size)"
         )
     return fits
+
+
+def _no_points_reason(cfg: ScalingConfig) -> str:
+    return (
+        "no points left after the exclusions (scaling.min_tokens="
+        f"{cfg.min_tokens}, annealed_only={cfg.annealed_only}, "
+        f"mixture={cfg.mixture!r})"
+    )
 
 
 def split_mixtures(

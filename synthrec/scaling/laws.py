@@ -91,6 +91,15 @@ class FitResult:
         values = theta_to_params(self.theta[None, :], self.log_x0)[0]
         return dict(zip(self.form.param_names, map(float, values), strict=True))
 
+    @property
+    def at_bounds(self) -> list[str]:
+        """Parameters pinned at a bound: the data do not constrain them."""
+        lo, hi = np.array(bounds(self.form)).T
+        pinned = np.isclose(self.theta, lo, atol=1e-6) | np.isclose(
+            self.theta, hi, atol=1e-6
+        )
+        return [n for n, p in zip(self.form.param_names, pinned, strict=True) if p]
+
 
 @contextmanager
 def one_blas_thread() -> Iterator[None]:

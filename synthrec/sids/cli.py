@@ -13,14 +13,18 @@ TABLE_FILE = "report.md"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("sids", help="semantic IDs: fit a tokeniser, show its report")
+    parser = sub.add_parser(
+        "sids", help="semantic IDs: fit a tokeniser, show its report"
+    )
     commands = parser.add_subparsers(dest="sids_command", metavar="SIDS_COMMAND")
 
     fit = commands.add_parser(
         "fit",
         help="prepare the data into OUT/data (reused when unchanged), fit OUT/sids",
     )
-    fit.add_argument("config", help="run config YAML (its data, sids and seed are used)")
+    fit.add_argument(
+        "config", help="run config YAML (its data, sids and seed are used)"
+    )
     fit.add_argument("--out", required=True, help="run folder: OUT/data, OUT/sids")
     fit.add_argument("--method", default=None, help="override sids.method")
     fit.set_defaults(func=_fit)
@@ -44,8 +48,13 @@ def _fit(args: argparse.Namespace) -> int:
     out = Path(args.out)
     prepared = _prepared(cfg, out / "data")
 
-    sids = fit_semantic_ids(prepared.items, prepared.train_item_idx(), cfg.sids,
-                            cfg.seed, train_sequences=prepared.sequences(("train",)))
+    sids = fit_semantic_ids(
+        prepared.items,
+        prepared.train_item_idx(),
+        cfg.sids,
+        cfg.seed,
+        train_sequences=prepared.sequences(("train",)),
+    )
     sids_dir = out / "sids"
     sids.save(sids_dir)
     table = format_table({cfg.sids.method: sids.report})
@@ -86,8 +95,10 @@ def _load_report(path: Path) -> tuple[str, dict[str, Any]]:
         if candidate.is_file():
             report = read_json(candidate)
             return str(report.get("method", path.name)), report
-    raise SynthrecError(f"no semantic-ID report in {path} (looked for {REPORT_FILE} "
-                        "there and in its sids/ folder); run `synthrec sids fit` first")
+    raise SynthrecError(
+        f"no semantic-ID report in {path} (looked for {REPORT_FILE} "
+        "there and in its sids/ folder); run `synthrec sids fit` first"
+    )
 
 
 def _unique_name(name: str, taken: dict[str, Any]) -> str:

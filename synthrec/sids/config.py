@@ -68,7 +68,9 @@ class SidConfig:
     report_queries: int = 1000
 
     def validate(self) -> None:
-        require(self.num_levels >= 1, "sids.num_levels", self.num_levels, "use 1 or more")
+        require(
+            self.num_levels >= 1, "sids.num_levels", self.num_levels, "use 1 or more"
+        )
         require(
             self.codebook_size >= 2,
             "sids.codebook_size",
@@ -87,7 +89,13 @@ class SidConfig:
             self.embedding_model,
             "name a sentence-transformers model (local path or hub name)",
         )
-        for name in ("torch_num_threads", "kmeans_iters", "rqvae_epochs", "sae_epochs", "embedding_batch_size"):
+        for name in (
+            "torch_num_threads",
+            "kmeans_iters",
+            "rqvae_epochs",
+            "sae_epochs",
+            "embedding_batch_size",
+        ):
             value = getattr(self, name)
             require(value >= 1, f"sids.{name}", value, "use 1 or more")
         for name in ("rqvae_batch_size", "sae_batch_size", "rqvae_latent_dim"):

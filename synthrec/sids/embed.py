@@ -97,7 +97,9 @@ def _tfidf_svd(
     try:
         train_matrix = vectoriser.fit_transform(train_texts)
     except ValueError as exc:  # e.g. every text is empty or a stop word
-        raise SynthrecError(f"TF-IDF cannot fit the training item texts: {exc}") from None
+        raise SynthrecError(
+            f"TF-IDF cannot fit the training item texts: {exc}"
+        ) from None
     n_terms = train_matrix.shape[1]
     if n_terms <= cfg.embedding_dim:
         raise SynthrecError(
@@ -140,8 +142,9 @@ def load_sentence_transformer(name: str, device: str):  # -> SentenceTransformer
         ) from None
     is_local = Path(name).expanduser().exists()
     try:
-        return SentenceTransformer(str(Path(name).expanduser()) if is_local else name,
-                                   device=device)
+        return SentenceTransformer(
+            str(Path(name).expanduser()) if is_local else name, device=device
+        )
     except Exception as exc:  # hub/network/format errors all mean "cannot load"
         where = "local path" if is_local else "hub name (needs network or HF cache)"
         raise SynthrecError(

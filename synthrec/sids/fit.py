@@ -21,14 +21,25 @@ log = logging.getLogger(__name__)
 Tokeniser = Callable[[np.ndarray, np.ndarray, SidConfig, int], Encoded]
 
 
-def _rq_kmeans(x: np.ndarray, train_rows: np.ndarray, cfg: SidConfig, seed: int) -> Encoded:
+def _rq_kmeans(
+    x: np.ndarray, train_rows: np.ndarray, cfg: SidConfig, seed: int
+) -> Encoded:
     from synthrec.sids.rq_kmeans import rq_kmeans_tokenise
 
-    return rq_kmeans_tokenise(x, train_rows, cfg.num_levels, cfg.codebook_size,
-                              cfg.kmeans_iters, seed, cfg.kmeans_algorithm)
+    return rq_kmeans_tokenise(
+        x,
+        train_rows,
+        cfg.num_levels,
+        cfg.codebook_size,
+        cfg.kmeans_iters,
+        seed,
+        cfg.kmeans_algorithm,
+    )
 
 
-def _rq_vae(x: np.ndarray, train_rows: np.ndarray, cfg: SidConfig, seed: int) -> Encoded:
+def _rq_vae(
+    x: np.ndarray, train_rows: np.ndarray, cfg: SidConfig, seed: int
+) -> Encoded:
     from synthrec.sids.rq_vae import rq_vae_tokenise
 
     return rq_vae_tokenise(x, train_rows, cfg, seed)
@@ -40,8 +51,11 @@ def _sae(x: np.ndarray, train_rows: np.ndarray, cfg: SidConfig, seed: int) -> En
     return sae_tokenise(x, train_rows, cfg, seed)
 
 
-TOKENISERS: dict[str, Tokeniser] = {"rq_kmeans": _rq_kmeans, "rq_vae": _rq_vae,
-                                    "sae": _sae}
+TOKENISERS: dict[str, Tokeniser] = {
+    "rq_kmeans": _rq_kmeans,
+    "rq_vae": _rq_vae,
+    "sae": _sae,
+}
 
 
 def fit_semantic_ids(
@@ -61,10 +75,18 @@ def fit_semantic_ids(
     texts, train_rows = _check_inputs(items, train_item_idx)
     tokenise = TOKENISERS.get(cfg.method)
     if tokenise is None:
-        raise SynthrecError(f"sids.method={cfg.method!r} is unknown; "
-                            f"choose one of {', '.join(TOKENISERS)}")
-    log.info("sids: %s on %s embeddings, %d items (%d train), seed %d",
-             cfg.method, cfg.embedding, len(texts), len(train_rows), seed)
+        raise SynthrecError(
+            f"sids.method={cfg.method!r} is unknown; "
+            f"choose one of {', '.join(TOKENISERS)}"
+        )
+    log.info(
+        "sids: %s on %s embeddings, %d items (%d train), seed %d",
+        cfg.method,
+        cfg.embedding,
+        len(texts),
+        len(train_rows),
+        seed,
+    )
 
     started = time.perf_counter()
     x = embed_items(texts, train_rows, cfg, seed)
@@ -76,20 +98,30 @@ def fit_semantic_ids(
     raw = encoded.global_codes
     codes, extra_ids = disambiguate(raw, encoded.vocab_size)
     collisions = (collision_rate(raw), collision_rate(codes))
-    log.info("sids: embed %.1fs, fit+encode %.1fs; collision rate %.2f%% -> %.2f%%",
-             embedded - started, fitted - embedded, 100 * collisions[0],
-             100 * collisions[1])
+    log.info(
+        "sids: embed %.1fs, fit+encode %.1fs; collision rate %.2f%% -> %.2f%%",
+        embedded - started,
+        fitted - embedded,
+        100 * collisions[0],
+        100 * collisions[1],
+    )
 
-    report = build_report(x, train_rows, encoded, codes, collisions, extra_ids, cfg,
-                          seed, train_sequences)
+    report = build_report(
+        x, train_rows, encoded, codes, collisions, extra_ids, cfg, seed, train_sequences
+    )
     padded = np.zeros((len(codes) + 1, codes.shape[1]), dtype=np.int64)
     padded[1:] = codes
-    return SemanticIds(codes=padded, vocab_size=encoded.vocab_size + extra_ids,
-                       method=cfg.method, report=report)
+    return SemanticIds(
+        codes=padded,
+        vocab_size=encoded.vocab_size + extra_ids,
+        method=cfg.method,
+        report=report,
+    )
 
 
-def _check_inputs(items: pd.DataFrame, train_item_idx: np.ndarray
-                  ) -> tuple[list[str], np.ndarray]:
+def _check_inputs(
+    items: pd.DataFrame, train_item_idx: np.ndarray
+) -> tuple[list[str], np.ndarray]:
     """Texts in item_idx order, and the training rows (item_idx - 1), checked."""
     missing = {"item_idx", "text"} - set(items.columns)
     if missing:
@@ -102,7 +134,8 @@ def _check_inputs(items: pd.DataFrame, train_item_idx: np.ndarray
     if len(train) == 0:
         raise SynthrecError("no training items: train_item_idx is empty")
     if train[0] < 1 or train[-1] > len(idx):
-        raise SynthrecError(f"train_item_idx must lie in 1..{len(idx)}, "
-                            f"got {train[0]}..{train[-1]}")
+        raise SynthrecError(
+            f"train_item_idx must lie in 1..{len(idx)}, got {train[0]}..{train[-1]}"
+        )
     texts = frame["text"].fillna("").astype(str).tolist()
     return texts, train - 1

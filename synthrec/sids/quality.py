@@ -18,8 +18,14 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-# Queries per block when scoring shared codes against every item.
+# Queries per block when scoring against every item: at most 256 queries and
+# about 16M scores (64 MB of float32) per block, whatever the item count.
 _QUERY_BLOCK = 256
+_BLOCK_SCORES = 1 << 24
+
+
+def _block_rows(n_items: int) -> int:
+    return max(1, min(_QUERY_BLOCK, _BLOCK_SCORES // max(n_items, 1)))
 
 
 # Codebook use.
@@ -29,13 +35,15 @@ def position_usage(local_codes: np.ndarray, sizes: np.ndarray) -> list[dict[str,
     for position, size in enumerate(sizes):
         counts = np.bincount(local_codes[:, position], minlength=int(size))
         p = counts[counts > 0] / counts.sum()
-        rows.append({
-            "position": position,
-            "codebook_size": int(size),
-            "used": int((counts > 0).sum()),
-            "utilisation": float((counts > 0).mean()),
-            "perplexity": float(np.exp(-(p * np.log(p)).sum())),
-        })
+        rows.append(
+            {
+                "position": position,
+                "codebook_size": int(size),
+                "used": int((counts > 0).sum()),
+                "utilisation": float((counts > 0).mean()),
+                "perplexity": float(np.exp(-(p * np.log(p)).sum())),
+            }
+        )
     return rows
 
 
@@ -52,8 +60,9 @@ def reconstruction_error(x: np.ndarray, x_hat: np.ndarray) -> float:
 def embedding_neighbours(x: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
     """(Q, k) rows of the k most cosine-similar other items (x is unit-norm)."""
     out = np.empty((len(queries), k), dtype=np.int64)
-    for start in range(0, len(queries), _QUERY_BLOCK):
-        q = queries[start : start + _QUERY_BLOCK]
+    block = _block_rows(len(x))
+    for start in range(0, len(queries), block):
+        q = queries[start : start + block]
         sims = x[q] @ x.T  # (B, n)
         sims[np.arange(len(q)), q] = -np.inf
         out[start : start + len(q)] = np.argpartition(-sims, k, axis=1)[:, :k]
@@ -128,8 +137,9 @@ def code_agreement(
     if len(queries) == 0:
         return float("nan")
     total = 0.0
-    for start in range(0, len(queries), _QUERY_BLOCK):
-        q = queries[start : start + _QUERY_BLOCK]
+    block = _block_rows(codes.shape[0])
+    for start in range(0, len(queries), block):
+        q = queries[start : start + block]
         shared = (codes[q] @ codes.T).toarray()  # (B, n) shared code counts
         shared[np.arange(len(q)), q] = -1.0
         for row, ref in zip(shared, reference[start : start + len(q)], strict=True):
@@ -142,4 +152,6 @@ def set_overlap(a: np.ndarray, b: np.ndarray) -> float:
     if len(a) == 0:
         return float("nan")
     k = a.shape[1]
-    return float(np.mean([len(np.intersect1d(x, y)) / k for x, y in zip(a, b, strict=True)]))
+    return float(
+        np.mean([len(np.intersect1d(x, y)) / k for x, y in zip(a, b, strict=True)])
+    )

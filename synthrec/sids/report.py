@@ -39,10 +39,12 @@ def build_report(
         "collision_rate_after": collisions[1],
         "disambiguation_ids": disambiguation_ids,
         "reconstruction_error": {
-            "train": quality.reconstruction_error(x[train_rows],
-                                                  encoded.reconstruction[train_rows]),
-            "unseen": quality.reconstruction_error(x[unseen],
-                                                   encoded.reconstruction[unseen]),
+            "train": quality.reconstruction_error(
+                x[train_rows], encoded.reconstruction[train_rows]
+            ),
+            "unseen": quality.reconstruction_error(
+                x[unseen], encoded.reconstruction[unseen]
+            ),
         },
     }
     if cfg.report_queries > 0 and len(x) > cfg.report_neighbours + 1:
@@ -118,14 +120,18 @@ def report_rows(report: dict[str, Any]) -> dict[str, str]:
         "recon error unseen": _num(report["reconstruction_error"]["unseen"]),
     }
     for pos in report["positions"]:
-        rows[f"code {pos['position']} used/size"] = f"{pos['used']}/{pos['codebook_size']}"
+        rows[f"code {pos['position']} used/size"] = (
+            f"{pos['used']}/{pos['codebook_size']}"
+        )
         rows[f"code {pos['position']} perplexity"] = f"{pos['perplexity']:.1f}"
     nb = report.get("neighbours")
     if nb:
         k = nb["k"]
         rows[f"agree@{k} embedding"] = _pct(nb["embedding"])
         rows[f"agree@{k} co-interaction"] = _pct(nb.get("cointeraction"))
-        rows[f"ref: embedding vs co-int@{k}"] = _pct(nb.get("embedding_vs_cointeraction"))
+        rows[f"ref: embedding vs co-int@{k}"] = _pct(
+            nb.get("embedding_vs_cointeraction")
+        )
         rows[f"chance@{k}"] = _pct(nb["chance"])
     return rows
 
@@ -137,12 +143,14 @@ def format_table(reports: dict[str, dict[str, Any]]) -> str:
     for rows in columns.values():
         keys += [k for k in rows if k not in keys]
     # Level rows last, in position order, so reports with different code counts align.
-    keys.sort(key=lambda k: (k.startswith("code "), _position(k)) )
+    keys.sort(key=lambda k: (k.startswith("code "), _position(k)))
     header = ["metric", *columns]
     body = [[key, *(rows.get(key, "-") for rows in columns.values())] for key in keys]
     widths = [max(len(str(r[i])) for r in [header, *body]) for i in range(len(header))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True))
-             for row in [header, *body]]
+    lines = [
+        "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True))
+        for row in [header, *body]
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(line.rstrip() for line in lines)
 

@@ -27,11 +27,17 @@ def kmeans_centres(
     distinct = len(np.unique(x, axis=0)) if len(x) <= 4 * k else k
     k_eff = max(1, min(k, distinct))
     if k_eff < k:
-        log.warning("k-means: only %d distinct points, using %d of %d codes",
-                    distinct, k_eff, k)
+        log.warning(
+            "k-means: only %d distinct points, using %d of %d codes", distinct, k_eff, k
+        )
     if algorithm == "minibatch":
-        model = MiniBatchKMeans(n_clusters=k_eff, max_iter=iters, n_init=1,
-                                batch_size=_MINIBATCH_ROWS, random_state=seed)
+        model = MiniBatchKMeans(
+            n_clusters=k_eff,
+            max_iter=iters,
+            n_init=1,
+            batch_size=_MINIBATCH_ROWS,
+            random_state=seed,
+        )
     else:
         model = KMeans(n_clusters=k_eff, max_iter=iters, n_init=1, random_state=seed)
     model.fit(x)
@@ -50,15 +56,23 @@ def fit_rq_kmeans(
     residual = np.array(x, dtype=np.float32, copy=True)
     codebooks = []
     for level in range(num_levels):
-        centres = kmeans_centres(residual, codebook_size, iters, seed + level, algorithm)
+        centres = kmeans_centres(
+            residual, codebook_size, iters, seed + level, algorithm
+        )
         residual -= centres[nearest_centre(residual, centres)]
         codebooks.append(centres)
-        log.info("rq_kmeans: level %d/%d fitted, residual energy %.4f",
-                 level + 1, num_levels, float(np.mean(np.sum(residual**2, axis=1))))
+        log.info(
+            "rq_kmeans: level %d/%d fitted, residual energy %.4f",
+            level + 1,
+            num_levels,
+            float(np.mean(np.sum(residual**2, axis=1))),
+        )
     return codebooks
 
 
-def encode_rq(x: np.ndarray, codebooks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def encode_rq(
+    x: np.ndarray, codebooks: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
     """Local codes (n, L) and the reconstruction (n, D) of x under the codebooks."""
     residual = np.array(x, dtype=np.float32, copy=True)
     codes = np.empty((len(x), len(codebooks)), dtype=np.int64)
@@ -78,8 +92,9 @@ def rq_kmeans_tokenise(
     algorithm: KMeansAlgorithm = "lloyd",
 ) -> Encoded:
     """Fit on x_all[train_rows], encode every row of x_all."""
-    codebooks = fit_rq_kmeans(x_all[train_rows], num_levels, codebook_size, iters,
-                              seed, algorithm)
+    codebooks = fit_rq_kmeans(
+        x_all[train_rows], num_levels, codebook_size, iters, seed, algorithm
+    )
     codes, reconstruction = encode_rq(x_all, codebooks)
     return Encoded(
         local_codes=codes,

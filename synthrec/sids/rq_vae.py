@@ -34,13 +34,16 @@ def _build_model(dim: int, cfg: SidConfig):
         def __init__(self) -> None:
             super().__init__()
             hidden, latent = cfg.rqvae_hidden_dim, cfg.rqvae_latent_dim
-            self.encoder = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(),
-                                         nn.Linear(hidden, latent))
-            self.decoder = nn.Sequential(nn.Linear(latent, hidden), nn.ReLU(),
-                                         nn.Linear(hidden, dim))
+            self.encoder = nn.Sequential(
+                nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, latent)
+            )
+            self.decoder = nn.Sequential(
+                nn.Linear(latent, hidden), nn.ReLU(), nn.Linear(hidden, dim)
+            )
             # (L, K, Z) codebooks; overwritten by the k-means start.
             self.codebooks = nn.Parameter(
-                torch.randn(cfg.num_levels, cfg.codebook_size, latent) * 0.1)
+                torch.randn(cfg.num_levels, cfg.codebook_size, latent) * 0.1
+            )
 
         def quantise(self, z):
             """Codes (B, L), quantised latent (B, Z), per-level residuals, losses."""
@@ -52,7 +55,9 @@ def _build_model(dim: int, cfg: SidConfig):
                 with torch.no_grad():  # the choice itself carries no gradient
                     idx = torch.cdist(residual, book).argmin(dim=1)  # (B,)
                 chosen = book[idx]
-                codebook_loss = codebook_loss + (chosen - residual.detach()).pow(2).mean()
+                codebook_loss = (
+                    codebook_loss + (chosen - residual.detach()).pow(2).mean()
+                )
                 commit_loss = commit_loss + (residual - chosen.detach()).pow(2).mean()
                 residuals.append(residual.detach())
                 codes.append(idx)
@@ -60,7 +65,13 @@ def _build_model(dim: int, cfg: SidConfig):
                 residual = residual - chosen.detach()
             # Straight-through: forward uses the codes, backward reaches the encoder.
             quantised = z + (total - z).detach()
-            return torch.stack(codes, 1), quantised, residuals, codebook_loss, commit_loss
+            return (
+                torch.stack(codes, 1),
+                quantised,
+                residuals,
+                codebook_loss,
+                commit_loss,
+            )
 
     return RQVAE()
 
@@ -72,8 +83,12 @@ def _init_codebooks(model, x, cfg: SidConfig, seed: int) -> None:
     with torch.no_grad():
         residual = model.encoder(x[:_INIT_ROWS])
         for level in range(cfg.num_levels):
-            centres = kmeans_centres(residual.cpu().numpy(), cfg.codebook_size,
-                                     _INIT_KMEANS_ITERS, seed + level)
+            centres = kmeans_centres(
+                residual.cpu().numpy(),
+                cfg.codebook_size,
+                _INIT_KMEANS_ITERS,
+                seed + level,
+            )
             book = model.codebooks[level]
             book[: len(centres)] = torch.from_numpy(centres).to(book)
             idx = torch.cdist(residual, book).argmin(dim=1)
@@ -113,7 +128,9 @@ def train_rq_vae(x_train: np.ndarray, cfg: SidConfig, seed: int):
         x = torch.from_numpy(np.ascontiguousarray(x_train)).to(device)
         generator = torch.Generator().manual_seed(seed)
         model = _build_model(x.shape[1], cfg).to(device)
-        _init_codebooks(model, x[torch.randperm(len(x), generator=generator)], cfg, seed)
+        _init_codebooks(
+            model, x[torch.randperm(len(x), generator=generator)], cfg, seed
+        )
         optimiser = torch.optim.Adam(model.parameters(), lr=cfg.rqvae_learning_rate)
         idle = torch.zeros(cfg.num_levels, cfg.codebook_size, dtype=torch.long)
 
@@ -123,7 +140,8 @@ def train_rq_vae(x_train: np.ndarray, cfg: SidConfig, seed: int):
             for idx in batches(len(x), cfg.rqvae_batch_size, generator):
                 batch = x[idx]
                 codes, quantised, residuals, cb_loss, commit = model.quantise(
-                    model.encoder(batch))
+                    model.encoder(batch)
+                )
                 recon = (model.decoder(quantised) - batch).pow(2).sum(1).mean()
                 loss = recon + cb_loss + cfg.rqvae_commitment_weight * commit
                 optimiser.zero_grad()
@@ -134,14 +152,23 @@ def train_rq_vae(x_train: np.ndarray, cfg: SidConfig, seed: int):
                 idle += 1
                 for level in range(cfg.num_levels):
                     idle[level, codes[:, level].cpu()] = 0
-                restarted += _restart_dead_codes(model, residuals, codes, idle,
-                                                 cfg.rqvae_dead_code_window_steps)
+                restarted += _restart_dead_codes(
+                    model, residuals, codes, idle, cfg.rqvae_dead_code_window_steps
+                )
                 sums += [recon.item(), cb_loss.item(), commit.item()]
             if epoch % _LOG_EVERY_EPOCHS == 0 or epoch == cfg.rqvae_epochs:
                 n_batches = -(-len(x) // cfg.rqvae_batch_size)
                 r, c, m = sums / n_batches
-                log.info("rq_vae: epoch %d/%d recon %.4f codebook %.4f commit %.4f "
-                         "restarted %d", epoch, cfg.rqvae_epochs, r, c, m, restarted)
+                log.info(
+                    "rq_vae: epoch %d/%d recon %.4f codebook %.4f commit %.4f "
+                    "restarted %d",
+                    epoch,
+                    cfg.rqvae_epochs,
+                    r,
+                    c,
+                    m,
+                    restarted,
+                )
     return model.eval()
 
 
@@ -153,16 +180,18 @@ def encode_rq_vae(model, x_all: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     codes, recons = [], []
     with torch.no_grad():
         for start in range(0, len(x_all), _ENCODE_ROWS):
-            batch = torch.from_numpy(np.ascontiguousarray(
-                x_all[start : start + _ENCODE_ROWS])).to(device)
+            batch = torch.from_numpy(
+                np.ascontiguousarray(x_all[start : start + _ENCODE_ROWS])
+            ).to(device)
             c, quantised, *_ = model.quantise(model.encoder(batch))
             codes.append(c.cpu().numpy())
             recons.append(model.decoder(quantised).cpu().numpy())
     return np.concatenate(codes).astype(np.int64), np.concatenate(recons)
 
 
-def rq_vae_tokenise(x_all: np.ndarray, train_rows: np.ndarray, cfg: SidConfig,
-                    seed: int) -> Encoded:
+def rq_vae_tokenise(
+    x_all: np.ndarray, train_rows: np.ndarray, cfg: SidConfig, seed: int
+) -> Encoded:
     model = train_rq_vae(x_all[train_rows], cfg, seed)
     codes, reconstruction = encode_rq_vae(model, x_all)
     return Encoded(

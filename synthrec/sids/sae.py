@@ -82,7 +82,8 @@ def _resample_dead(model, batch, x_hat, idle, window: int) -> int:
         live = torch.ones(len(idle), dtype=torch.bool)
         live[dead] = False
         scale = _RESAMPLE_ENCODER_SCALE * (
-            model.w_enc[live].norm(dim=1).mean() if live.any() else 1.0)
+            model.w_enc[live].norm(dim=1).mean() if live.any() else 1.0
+        )
         model.dictionary[dead] = direction
         model.w_enc[dead] = direction * scale
         model.b_enc[dead] = 0.0
@@ -117,12 +118,22 @@ def train_sae(x_train: np.ndarray, cfg: SidConfig, seed: int):
                 idle += 1
                 idle[features[values > 0].cpu()] = 0
                 if epoch <= last_resample_epoch:
-                    resampled += _resample_dead(model, batch, x_hat.detach(), idle,
-                                                cfg.sae_dead_feature_window_steps)
+                    resampled += _resample_dead(
+                        model,
+                        batch,
+                        x_hat.detach(),
+                        idle,
+                        cfg.sae_dead_feature_window_steps,
+                    )
                 total, n_batches = total + loss.item(), n_batches + 1
             if epoch % _LOG_EVERY_EPOCHS == 0 or epoch == cfg.sae_epochs:
-                log.info("sae: epoch %d/%d recon %.4f resampled %d", epoch,
-                         cfg.sae_epochs, total / n_batches, resampled)
+                log.info(
+                    "sae: epoch %d/%d recon %.4f resampled %d",
+                    epoch,
+                    cfg.sae_epochs,
+                    total / n_batches,
+                    resampled,
+                )
     return model.eval()
 
 
@@ -144,16 +155,18 @@ def encode_sae(model, x_all: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     codes, recons = [], []
     with torch.no_grad():
         for start in range(0, len(x_all), _ENCODE_ROWS):
-            batch = torch.from_numpy(np.ascontiguousarray(
-                x_all[start : start + _ENCODE_ROWS])).to(device)
+            batch = torch.from_numpy(
+                np.ascontiguousarray(x_all[start : start + _ENCODE_ROWS])
+            ).to(device)
             values, features = model.select(batch)
             recons.append(model.decode(values, features).cpu().numpy())
             codes.append(order_features(values.cpu().numpy(), features.cpu().numpy()))
     return np.concatenate(codes).astype(np.int64), np.concatenate(recons)
 
 
-def sae_tokenise(x_all: np.ndarray, train_rows: np.ndarray, cfg: SidConfig,
-                 seed: int) -> Encoded:
+def sae_tokenise(
+    x_all: np.ndarray, train_rows: np.ndarray, cfg: SidConfig, seed: int
+) -> Encoded:
     model = train_sae(x_all[train_rows], cfg, seed)
     codes, reconstruction = encode_sae(model, x_all)
     k = cfg.sae_top_k

@@ -11,7 +11,9 @@ import numpy as np
 
 def _groups(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Group id of every row (rows with equal tuples share one) and group sizes."""
-    _, inverse, counts = np.unique(codes, axis=0, return_inverse=True, return_counts=True)
+    _, inverse, counts = np.unique(
+        codes, axis=0, return_inverse=True, return_counts=True
+    )
     return inverse.reshape(-1), counts
 
 

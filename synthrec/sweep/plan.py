@@ -108,6 +108,7 @@ def plan_grid(
                         tracking=tracking,
                         run_name=f"{model.name}-{num_tokens}-{mixture_name}-s{seed}",
                     )
+                    _validate_trial(trial)
                     tid = trial_id(trial)
                     trial.out_dir = str(run_dir / "sweep" / "trials" / tid)
                     planned.append(
@@ -145,6 +146,15 @@ def _trial_tracking_uri(cfg: "RunConfig", run_dir: Path) -> str | None:
     if not cfg.tracking.enabled:
         return cfg.tracking.tracking_uri
     return resolve_tracking_uri(cfg.tracking, run_dir)
+
+
+def _validate_trial(trial: TrialConfig) -> None:
+    # Catch a trial the engine would refuse (e.g. a budget below one step) now,
+    # not inside a Tune worker.
+    try:
+        trial.validate()
+    except ConfigError as exc:
+        raise ConfigError(f"sweep trial {trial.run_name}: {exc}") from None
 
 
 def _check_unique(planned: list[PlannedTrial]) -> None:
@@ -220,23 +230,30 @@ def _model_stats(trial: TrialConfig, vocab_size: int | None) -> dict[str, Any] |
 def format_plan(
     planned: list[PlannedTrial], assumed_flops_per_gpu_s: float, vocab_size: int | None
 ) -> str:
-    """A table of trials with estimated FLOPs and GPU-hours, and the totals."""
+    """A table of trials with estimated FLOPs and GPU-hours, and the totals.
+
+    `hours` is the wall-clock estimate of a GPU trial on its `GPUs` (perfect
+    scaling across them assumed); CPU trials show `-`.
+    """
     header = (
         f"{'trial_id':<12}  {'model':<12} {'N (non-emb)':>12} {'tokens':>10} "
-        f"{'mixture':<14} {'seed':>4} {'FLOPs':>9} {'GPU-h':>9}"
+        f"{'mixture':<14} {'seed':>4} {'FLOPs':>9} {'GPU-h':>9} {'GPUs':>4} "
+        f"{'hours':>8}"
     )
     lines = [header, "-" * len(header)]
     total_flops = total_hours = 0.0
     methods = set()
     for p in planned:
         cost = estimate_cost(p.config, assumed_flops_per_gpu_s, vocab_size)
+        gpus = num_gpus_per_trial(p.config)
         methods.add(cost.method)
         total_flops += cost.flops
         total_hours += cost.gpu_hours
         lines.append(
             f"{p.trial_id:<12}  {p.model:<12} {_si(cost.num_params_non_embedding):>12} "
             f"{_si(p.num_tokens):>10} {p.mixture:<14} {p.seed:>4} "
-            f"{cost.flops:>9.2e} {cost.gpu_hours:>9.3g}"
+            f"{cost.flops:>9.2e} {cost.gpu_hours:>9.3g} {gpus or '-':>4} "
+            f"{f'{cost.gpu_hours / gpus:.3g}' if gpus else '-':>8}"
         )
     lines.append("-" * len(header))
     lines.append(

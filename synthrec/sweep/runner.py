@@ -48,6 +48,15 @@ log = logging.getLogger(__name__)
 
 _RECORD_KEY = "synthrec_record_json"
 _STATE_NAME = "state.json"
+# What a trial's record carries besides its result (see records.curves_frame).
+_RECORD_META = (
+    "trial_id",
+    "model",
+    "mixture",
+    "seed",
+    "num_tokens",
+    "inputs_fingerprint",
+)
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 
 
@@ -101,17 +110,7 @@ def train_one(config: dict[str, Any]) -> None:
     result = run_trial(trial)
     train_s = time.perf_counter() - started
 
-    record = {
-        key: meta[key]
-        for key in (
-            "trial_id",
-            "model",
-            "mixture",
-            "seed",
-            "num_tokens",
-            "inputs_fingerprint",
-        )
-    }
+    record = {key: meta[key] for key in _RECORD_META}
     record.update(result=result_to_plain(result), train_s=train_s)
     tune.report({_RECORD_KEY: json.dumps(record), "train_s": train_s})
 
