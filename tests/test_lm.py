@@ -421,3 +421,92 @@ def test_bad_trial_configs_are_rejected_with_the_field_named(
         LMConfig(batch_size=8, micro_batch_size=2, num_workers=2).grad_accum_steps(2)
         == 2
     )
+
+
+# -- a pretrained checkpoint ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def base_checkpoint(tmp_path_factory):
+    """A small 'released' model whose tokenizer has never seen SID tokens."""
+    from transformers import Qwen3ForCausalLM
+
+    from synthrec.lm.model import qwen3_config
+    from synthrec.lm.toy_corpus import _write
+
+    root = tmp_path_factory.mktemp("base")
+    _write(
+        root / "text" / "train" / "general" / "part-00000.parquet",
+        ["a film about love", "the city is a comedy", "friends in space"] * 5,
+    )
+    tok = build_tokenizer(root / "text", [], root / "model")
+    m = ModelSizeConfig(
+        hidden_size=16,
+        num_layers=1,
+        num_heads=2,
+        num_kv_heads=1,
+        head_dim=8,
+        intermediate_size=32,
+        tie_word_embeddings=False,
+    )
+    net = Qwen3ForCausalLM(
+        qwen3_config(m, len(tok), 32, tok.eos_token_id, tok.pad_token_id)
+    )
+    net.save_pretrained(root / "model")
+    return root / "model"
+
+
+def test_pretrained_tokenizer_gains_sid_tokens_and_new_rows_are_the_mean(
+    base_checkpoint, tmp_path
+):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from synthrec.lm.model import build_model
+
+    base_tok = load_tokenizer(base_checkpoint)
+    tok = build_tokenizer(
+        None, SID_TOKENS, tmp_path / "tok", pretrained=str(base_checkpoint)
+    )
+    assert len(tok) == len(base_tok) + len(SID_TOKENS)
+    ids = tok("liked <RECTOKEN> REC5 REC40 </RECTOKEN>", add_special_tokens=False)
+    assert tok.convert_ids_to_tokens(ids["input_ids"])[-4:] == [
+        "<RECTOKEN>",
+        "REC5",
+        "REC40",
+        "</RECTOKEN>",
+    ]
+
+    old = AutoModelForCausalLM.from_pretrained(base_checkpoint)
+    grown = build_model(ModelSizeConfig(pretrained=str(base_checkpoint)), tok, 32, 0)
+    n_old = len(base_tok)
+    for get in ("get_input_embeddings", "get_output_embeddings"):
+        before, after = getattr(old, get)().weight, getattr(grown, get)().weight
+        assert after.shape[0] == len(tok)
+        assert torch.equal(after[:n_old], before)
+        mean = before.mean(dim=0)
+        assert torch.allclose(after[n_old:], mean.expand_as(after[n_old:]))
+
+
+def test_a_trial_continues_pretraining_a_checkpoint_on_the_corpus(
+    base_checkpoint, corpus, tmp_path
+):
+    from synthrec.lm import run_trial
+
+    build_tokenizer(None, SID_TOKENS, tmp_path / "tok", pretrained=str(base_checkpoint))
+    trial = tiny_trial(corpus, tmp_path / "tok", tmp_path / "out", num_tokens=1024)
+    trial.model = ModelSizeConfig(name="base", pretrained=str(base_checkpoint))
+    result = run_trial(trial)
+    shape = ModelSizeConfig(
+        hidden_size=16,
+        num_layers=1,
+        num_heads=2,
+        num_kv_heads=1,
+        head_dim=8,
+        intermediate_size=32,
+        tie_word_embeddings=False,
+    )
+    expected = model_stats(shape, result.stats["vocab_size"], 32)
+    for key in ("num_params", "num_params_non_embedding", "flops_per_token"):
+        assert result.stats[key] == expected[key]
+    assert set(result.final) == {"cf_seen_pair", "item_text", "uih_ood"}

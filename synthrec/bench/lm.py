@@ -88,8 +88,11 @@ def measure_synthrec(config: dict, warmup: int) -> dict[str, float]:
         loss = loop._train_step(loop._lr(step))
     elapsed = time.perf_counter() - start
     timed_tokens = (steps - warmup) * trial.lm.tokens_per_step
-    return {"tokens_per_s": timed_tokens / elapsed, "peak_rss_bytes": _rss_bytes(),
-            "last_loss": loss}
+    return {
+        "tokens_per_s": timed_tokens / elapsed,
+        "peak_rss_bytes": _rss_bytes(),
+        "last_loss": loss,
+    }
 
 
 def measure_hf_trainer(config: dict, warmup: int) -> dict[str, float]:
@@ -139,8 +142,11 @@ def measure_hf_trainer(config: dict, warmup: int) -> dict[str, float]:
     out = trainer.train()
     elapsed = stamps[-1] - stamps[warmup - 1]
     timed_tokens = (steps - warmup) * lm.tokens_per_step
-    return {"tokens_per_s": timed_tokens / elapsed, "peak_rss_bytes": _rss_bytes(),
-            "last_loss": float(out.training_loss)}
+    return {
+        "tokens_per_s": timed_tokens / elapsed,
+        "peak_rss_bytes": _rss_bytes(),
+        "last_loss": float(out.training_loss),
+    }
 
 
 def _in_fresh_process(fn: Any, *args: Any) -> dict[str, float]:

@@ -101,8 +101,12 @@ def _single_process_group(device: str) -> None:
     for key, value in {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1"}.items():
         os.environ.setdefault(key, value)
     store = Path(tempfile.mkdtemp(prefix="synthrec-pg-")) / "store"
-    dist.init_process_group("nccl" if device == "cuda" else "gloo",
-                            init_method=f"file://{store}", rank=0, world_size=1)
+    dist.init_process_group(
+        "nccl" if device == "cuda" else "gloo",
+        init_method=f"file://{store}",
+        rank=0,
+        world_size=1,
+    )
 
 
 class _Tok:
@@ -188,8 +192,10 @@ def main(argv: list[str]) -> int:
     result = run(args)
     print(json.dumps(result, indent=2))
     mfu = f"{result['mfu']:.1%}" if result["mfu"] is not None else "n/a (peak unknown)"
-    print(f"{result['device']}: {result['tokens_per_s']:.0f} tokens/s, "
-          f"{result['achieved_tflops']:.1f} TFLOP/s, MFU {mfu}")
+    print(
+        f"{result['device']}: {result['tokens_per_s']:.0f} tokens/s, "
+        f"{result['achieved_tflops']:.1f} TFLOP/s, MFU {mfu}"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     return 0

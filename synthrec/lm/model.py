@@ -69,6 +69,21 @@ def model_stats(model: ModelSizeConfig, vocab_size: int, max_seq_len: int) -> di
     }
 
 
+def model_shape(config: Any, name: str) -> ModelSizeConfig:
+    """The `ModelSizeConfig` of a built or loaded Qwen3 model's config."""
+    return ModelSizeConfig(
+        name=name,
+        hidden_size=config.hidden_size,
+        num_layers=config.num_hidden_layers,
+        num_heads=config.num_attention_heads,
+        num_kv_heads=config.num_key_value_heads,
+        head_dim=getattr(config, "head_dim", None)
+        or config.hidden_size // config.num_attention_heads,
+        intermediate_size=config.intermediate_size,
+        tie_word_embeddings=bool(config.tie_word_embeddings),
+    )
+
+
 def qwen3_config(
     model: ModelSizeConfig, vocab_size: int, max_seq_len: int, eos_id: int, pad_id: int
 ) -> Any:

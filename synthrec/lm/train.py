@@ -33,7 +33,7 @@ from synthrec.io import write_json, write_parquet
 from synthrec.lm.config import TrialConfig
 from synthrec.lm.data import IGNORE_INDEX, MixtureSampler, load_eval_sets
 from synthrec.lm.engine import Engine, make_engine
-from synthrec.lm.model import build_model, model_stats
+from synthrec.lm.model import build_model, model_shape, model_stats
 from synthrec.lm.schedule import cooldown_lr, decay_steps_of, lr_at
 from synthrec.lm.tokenizer import load_tokenizer
 from synthrec.logs import setup_logging
@@ -127,12 +127,19 @@ class CptLoop:
         self.trial, self.lm, self.env = trial, trial.lm, env
         self.out_dir = Path(trial.out_dir)
         self.tokenizer = load_tokenizer(trial.tokenizer_dir)
-        vocab = len(self.tokenizer)
-        self.stats = model_stats(trial.model, vocab, self.lm.max_seq_len)
         model = build_model(
             trial.model, self.tokenizer, self.lm.max_seq_len, trial.seed
         )
-        self.stats["num_params"] = sum(p.numel() for p in model.parameters())
+        # A checkpoint's shape comes from its own config, not from trial.model.
+        self.shape = model_shape(model.config, trial.model.name)
+        vocab = model.get_input_embeddings().weight.shape[0]
+        self.stats = model_stats(self.shape, vocab, self.lm.max_seq_len)
+        counted = sum(p.numel() for p in model.parameters())
+        if counted != self.stats["num_params"]:
+            raise SynthrecError(
+                f"model {trial.model.name!r} has {counted} parameters but its "
+                f"Qwen3 shape gives {self.stats['num_params']}: not a Qwen3 model?"
+            )
         self.engine: Engine = make_engine(model, self.lm, env.world_size, env.device)
         self.sampler = MixtureSampler(
             trial.corpus_dir,
