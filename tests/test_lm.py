@@ -510,3 +510,31 @@ def test_a_trial_continues_pretraining_a_checkpoint_on_the_corpus(
     for key in ("num_params", "num_params_non_embedding", "flops_per_token"):
         assert result.stats[key] == expected[key]
     assert set(result.final) == {"cf_seen_pair", "item_text", "uih_ood"}
+
+
+def test_cli_trains_one_trial_from_yaml_and_reports_final_losses(
+    corpus, tokenizer_dir, tmp_path, capsys
+):
+    import json
+
+    import yaml
+
+    from synthrec.cli import main
+
+    trial = tiny_trial(corpus, tokenizer_dir, tmp_path / "x", num_tokens=512)
+    (tmp_path / "trial.yaml").write_text(yaml.safe_dump(to_dict(trial)))
+    assert main(["lm", "train", str(tmp_path / "trial.yaml"),
+                 "--out", str(tmp_path / "cli")]) == 0  # fmt: skip
+    printed = json.loads(capsys.readouterr().out)
+    assert set(printed["final"]) == {"cf_seen_pair", "item_text", "uih_ood"}
+    assert (tmp_path / "cli" / "model" / "config.json").is_file()
+
+
+def test_cli_reports_a_missing_corpus_in_one_line(tmp_path, capsys):
+    from synthrec.cli import main
+
+    (tmp_path / "sids").mkdir()
+    code = main(["lm", "tokenizer", "--corpus", str(tmp_path), "--sids",
+                 str(tmp_path / "sids"), "--out", str(tmp_path / "tok")])  # fmt: skip
+    assert code == 2
+    assert "synthrec: error:" in capsys.readouterr().err

@@ -11,6 +11,7 @@ from synthrec.configtools import from_dict
 from synthrec.datasets.prepared import PreparedData
 from synthrec.errors import ConfigError, SynthrecError
 from synthrec.sasrec import SasrecConfig, format_table, run_comparison
+from synthrec.sasrec.config import ML1M_REFERENCE
 from synthrec.sasrec.data import (
     BatchStream,
     make_eval_set,
@@ -258,3 +259,12 @@ def test_config_errors_name_the_field():
         tiny_config(early_stopping_metric="ndcg@50")
     with pytest.raises(ConfigError, match="sasrec.mix_synthetic_fraction"):
         tiny_config(mix_synthetic_fraction=1.0)
+
+
+def test_the_ml1m_reference_preset_is_a_valid_config():
+    cfg = from_dict(SasrecConfig, ML1M_REFERENCE)
+    assert (cfg.max_seq_len, cfg.loss, cfg.num_negatives) == (
+        200,
+        "sampled_softmax",
+        128,
+    )

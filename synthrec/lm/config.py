@@ -89,7 +89,8 @@ class LMConfig:
     # (specials and SID tokens always kept); rarer words read as [UNK].
     max_vocab_size: int | None = None
     backend: Literal["auto", "local", "ray_train"] = "auto"
-    strategy: Literal["ddp", "deepspeed"] = "ddp"
+    # "auto": DeepSpeed ZeRO (zero_stage) on GPU, plain DDP on CPU.
+    strategy: Literal["auto", "ddp", "deepspeed"] = "auto"
     zero_stage: int = 2
     num_workers: int = 1
     use_gpu: bool = False
@@ -189,6 +190,12 @@ class LMConfig:
 
     def grad_accum_steps(self, world_size: int) -> int:
         return self.batch_size // (self.micro_batch(world_size) * world_size)
+
+    @property
+    def resolved_strategy(self) -> str:
+        if self.strategy == "auto":
+            return "deepspeed" if self.use_gpu else "ddp"
+        return self.strategy
 
     @property
     def tokens_per_step(self) -> int:

@@ -406,7 +406,7 @@ class CptLoop:
 
         # DeepSpeed partitions the optimiser: every rank uploads its own files
         # into the same checkpoint. DDP replicates it: rank 0 uploads.
-        uploads = self.lm.strategy == "deepspeed" or self.env.rank == 0
+        uploads = self.lm.resolved_strategy == "deepspeed" or self.env.rank == 0
         with tempfile.TemporaryDirectory() as tmp:
             checkpoint = None
             if uploads:
@@ -507,7 +507,7 @@ class CptLoop:
             "batch_size": self.lm.batch_size,
             "learning_rate": self.lm.learning_rate,
             "schedule": self.lm.schedule,
-            "strategy": self.lm.strategy,
+            "strategy": self.lm.resolved_strategy,
             "zero_stage": self.lm.zero_stage,
             "num_workers": self.env.world_size,
             "config_hash": config_hash(t),

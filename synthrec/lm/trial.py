@@ -50,7 +50,9 @@ def choose_backend(lm: LMConfig) -> str:
     """The backend a trial runs on ("auto" resolved)."""
     if lm.backend != "auto":
         return lm.backend
-    single_cpu = lm.num_workers == 1 and not lm.use_gpu and lm.strategy == "ddp"
+    single_cpu = (
+        lm.num_workers == 1 and not lm.use_gpu and lm.resolved_strategy == "ddp"
+    )
     return "local" if single_cpu else "ray_train"
 
 
@@ -104,7 +106,7 @@ def _check_local(lm: LMConfig) -> None:
             f"lm.backend='local' runs one worker, but lm.num_workers="
             f"{lm.num_workers}; use lm.backend='ray_train'"
         )
-    if lm.strategy == "deepspeed":
+    if lm.resolved_strategy == "deepspeed":
         raise SynthrecError(
             "lm.strategy='deepspeed' needs lm.backend='ray_train' (or 'auto')"
         )

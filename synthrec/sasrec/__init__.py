@@ -1,50 +1,46 @@
 """SASRec trained on real vs synthetic histories, tested on real interactions.
 
-Public API:
+Public API (imported lazily, so that reading the config does not load torch):
 - `run_comparison(prepared, synthetic_sequences, cfg, out_dir, tracker, seed)`
-  trains per source and seed and writes out_dir/summary.json;
-- `SASRec`, `ModelShape` and the three losses (`bce_loss`,
+  trains per source and seed and writes out_dir/summary.json; `format_table`
+  prints its result;
+- `SASRec`, `ModelShape`, `attention_mask` and the three losses (`bce_loss`,
   `sampled_softmax_loss`, `full_ce_loss`);
-- the pure ranking metrics in `synthrec.sasrec.metrics`.
+- the pure ranking metrics (`full_ranks`, `sampled_ranks`, `exclusion_mask`,
+  `recall_at_k`, `ndcg_at_k`, `reciprocal_rank`, `summarize_ranks`,
+  `sample_negatives`).
 """
 
-from synthrec.sasrec.compare import format_table, run_comparison
-from synthrec.sasrec.config import SasrecConfig
-from synthrec.sasrec.metrics import (
-    exclusion_mask,
-    full_ranks,
-    ndcg_at_k,
-    recall_at_k,
-    reciprocal_rank,
-    sample_negatives,
-    sampled_ranks,
-    summarize_ranks,
-)
-from synthrec.sasrec.model import (
-    ModelShape,
-    SASRec,
-    attention_mask,
-    bce_loss,
-    full_ce_loss,
-    sampled_softmax_loss,
-)
+import importlib
+from typing import Any
 
-__all__ = [
-    "SASRec",
-    "ModelShape",
-    "SasrecConfig",
-    "attention_mask",
-    "bce_loss",
-    "exclusion_mask",
-    "format_table",
-    "full_ce_loss",
-    "full_ranks",
-    "ndcg_at_k",
-    "recall_at_k",
-    "reciprocal_rank",
-    "run_comparison",
-    "sample_negatives",
-    "sampled_ranks",
-    "sampled_softmax_loss",
-    "summarize_ranks",
-]
+from synthrec.sasrec.config import SasrecConfig
+
+_EXPORTS = {
+    "format_table": "compare",
+    "run_comparison": "compare",
+    "exclusion_mask": "metrics",
+    "full_ranks": "metrics",
+    "ndcg_at_k": "metrics",
+    "recall_at_k": "metrics",
+    "reciprocal_rank": "metrics",
+    "sample_negatives": "metrics",
+    "sampled_ranks": "metrics",
+    "summarize_ranks": "metrics",
+    "ModelShape": "model",
+    "SASRec": "model",
+    "attention_mask": "model",
+    "bce_loss": "model",
+    "full_ce_loss": "model",
+    "sampled_softmax_loss": "model",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'synthrec.sasrec' has no attribute {name!r}")
+    module = importlib.import_module(f"synthrec.sasrec.{_EXPORTS[name]}")
+    return getattr(module, name)
+
+
+__all__ = ["SasrecConfig", *sorted(_EXPORTS)]

@@ -110,6 +110,40 @@ class _Budget:
         return self.used >= self.total
 
 
+class _BestCheckpoint:
+    """Early stopping on one validation metric, keeping the best weights."""
+
+    def __init__(self, model: SASRec, metric: str, patience_evals: int):
+        self.metric, self.patience = metric, patience_evals
+        self.value, self.step, self.valid = -1.0, 0, {}
+        self.state = _snapshot(model)
+        self.bad_evals = 0
+        self.curve: list[dict[str, float]] = []
+
+    def update(
+        self, model: SASRec, budget: "_Budget", loss: float, valid: dict[str, float]
+    ) -> dict[str, float]:
+        """Record one validation; return its curve point."""
+        point = {
+            "step": budget.steps,
+            "items": budget.items,
+            "train_loss": loss,
+            f"valid_{self.metric}": valid[self.metric],
+        }
+        self.curve.append(point)
+        if valid[self.metric] > self.value:
+            self.value, self.step, self.valid = valid[self.metric], budget.steps, valid
+            self.state = _snapshot(model)
+            self.bad_evals = 0
+        else:
+            self.bad_evals += 1
+        return point
+
+    @property
+    def patience_spent(self) -> bool:
+        return self.bad_evals >= self.patience
+
+
 def train_model(
     model: SASRec,
     stream: BatchStream,
@@ -126,10 +160,8 @@ def train_model(
     device = model.item_emb.weight.device
     optimizer = _optimizer(model, cfg)
     budget = _Budget(cfg)
-    metric = cfg.early_stopping_metric
-    best = {"value": -1.0, "step": 0, "valid": {}, "state": _snapshot(model)}
-    curve: list[dict[str, float]] = []
-    bad_evals, losses, started = 0, [], time.perf_counter()
+    best = _BestCheckpoint(model, cfg.early_stopping_metric, cfg.patience_evals)
+    losses, started = [], time.perf_counter()
     log.info(
         "SASRec %s: %d parameters, budget %d %s, loss %s",
         label,
@@ -149,58 +181,45 @@ def train_model(
         optimizer.step()
         budget.add(int((targets != 0).sum()))
         losses.append(loss.item())
-
         if budget.steps % cfg.eval_every_steps and not budget.done:
             continue
 
         # Validate, keep the best weights, and stop when patience runs out.
         valid = evaluate(model, valid_set, cfg, valid_negatives)
-        point = {
-            "step": budget.steps,
-            "items": budget.items,
-            "train_loss": float(np.mean(losses)),
-            f"valid_{metric}": valid[metric],
-        }
-        curve.append(point)
-        tracker.log_metrics(
-            {
-                f"sasrec/{label}/train_loss": point["train_loss"],
-                f"sasrec/{label}/valid_{tracking_key(metric)}": valid[metric],
-            },
-            step=budget.steps,
-        )
-        if valid[metric] > best["value"]:
-            best = {
-                "value": valid[metric],
-                "step": budget.steps,
-                "valid": valid,
-                "state": _snapshot(model),
-            }
-            bad_evals = 0
-        else:
-            bad_evals += 1
-        _log_progress(label, budget, point, best, metric, started)
+        point = best.update(model, budget, float(np.mean(losses)), valid)
         losses = []
-        if bad_evals >= cfg.patience_evals:
+        _track(tracker, label, point, best.metric)
+        _log_progress(label, budget, point, best, started)
+        if best.patience_spent:
             log.info(
                 "SASRec %s: early stop at step %d (best %s %.4f at step %d)",
                 label,
                 budget.steps,
-                metric,
-                best["value"],
-                best["step"],
+                best.metric,
+                best.value,
+                best.step,
             )
             break
 
     return TrainResult(
-        best_state=best["state"],
-        best_step=int(best["step"]),
-        best_valid=dict(best["valid"]),
+        best_state=best.state,
+        best_step=best.step,
+        best_valid=dict(best.valid),
         steps=budget.steps,
         items_seen=budget.items,
         seconds=time.perf_counter() - started,
         stopped_early=not budget.done,
-        curve=curve,
+        curve=best.curve,
+    )
+
+
+def _track(tracker: Tracker, label: str, point: dict[str, float], metric: str) -> None:
+    tracker.log_metrics(
+        {
+            f"sasrec/{label}/train_loss": point["train_loss"],
+            f"sasrec/{label}/valid_{tracking_key(metric)}": point[f"valid_{metric}"],
+        },
+        step=int(point["step"]),
     )
 
 
@@ -222,8 +241,7 @@ def _log_progress(
     label: str,
     budget: _Budget,
     point: dict[str, float],
-    best: dict,
-    metric: str,
+    best: _BestCheckpoint,
     started: float,
 ) -> None:
     elapsed = time.perf_counter() - started
@@ -238,10 +256,10 @@ def _log_progress(
         budget.total,
         budget.unit,
         point["train_loss"],
-        metric,
-        point[f"valid_{metric}"],
-        best["value"],
-        best["step"],
+        best.metric,
+        point[f"valid_{best.metric}"],
+        best.value,
+        best.step,
         budget.items / max(elapsed, 1e-9),
         eta,
     )
