@@ -110,9 +110,18 @@ def lm_tokenizer(cfg: RunConfig, run_dir: Path, corpus_dir: Path, sids: Any) -> 
     from synthrec.lm import build_tokenizer
 
     out = run_dir / "tokenizer"
-    key = _stage_key(cfg, "data", "sids", "synth")
+    key = config_hash({"corpus": _stage_key(cfg, "data", "sids", "synth"),
+                       "tokenizer": cfg.lm.tokenizer, "bpe": cfg.lm.bpe_vocab_size,
+                       "max_vocab": cfg.lm.max_vocab_size})
     if not _is_done(run_dir, "tokenizer", key):
-        build_tokenizer(corpus_dir, sids.special_tokens(), out)
+        build_tokenizer(
+            corpus_dir,
+            sids.special_tokens(),
+            out,
+            kind=cfg.lm.tokenizer,
+            bpe_vocab_size=cfg.lm.bpe_vocab_size,
+            max_vocab_size=cfg.lm.max_vocab_size,
+        )
         _mark_done(run_dir, "tokenizer", key)
     return out
 
@@ -231,7 +240,8 @@ def _headline_fit(fit: dict[str, Any]) -> dict[str, Any]:
 
 def format_summary(summary: dict[str, Any]) -> str:
     """A short, fixed-width table of the headline numbers."""
-    lines = ["SASRec on real held-out interactions (full-catalogue ranking)",
+    protocol = summary["sasrec"].get("protocol", "full_ranking")
+    lines = [f"SASRec on real held-out interactions (protocol: {protocol})",
              f"{'metric':<14}{'real':>10}{'synthetic':>12}{'synth/real':>12}"]
     real, synth = summary["sasrec"].get("real", {}), summary["sasrec"].get("synthetic", {})
     for metric in ("recall@10", "recall@100", "ndcg@10"):

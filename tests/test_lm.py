@@ -525,7 +525,8 @@ def test_cli_trains_one_trial_from_yaml_and_reports_final_losses(
     (tmp_path / "trial.yaml").write_text(yaml.safe_dump(to_dict(trial)))
     assert main(["lm", "train", str(tmp_path / "trial.yaml"),
                  "--out", str(tmp_path / "cli")]) == 0  # fmt: skip
-    printed = json.loads(capsys.readouterr().out)
+    out = capsys.readouterr().out
+    printed = json.loads(out[out.index("{\n") :])  # after any library chatter
     assert set(printed["final"]) == {"cf_seen_pair", "item_text", "uih_ood"}
     assert (tmp_path / "cli" / "model" / "config.json").is_file()
 

@@ -5,6 +5,7 @@ import json
 import logging
 
 from synthrec.configtools import from_dict, load_yaml
+from synthrec.errors import SynthrecError
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +31,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _tokenizer(args: argparse.Namespace) -> int:
-    from synthrec.lm.tokenizer import build_tokenizer
+    from synthrec.lm.tokenizer import build_tokenizer, training_shards
     from synthrec.sids.semantic_ids import SemanticIds
 
-    sids = SemanticIds.load(args.sids)
+    if not args.pretrained:
+        training_shards(args.corpus)  # a missing corpus is named first
+    try:
+        sids = SemanticIds.load(args.sids)
+    except FileNotFoundError as exc:
+        raise SynthrecError(f"no semantic IDs in {args.sids} ({exc})") from None
     tok = build_tokenizer(
         args.corpus,
         sids.special_tokens(),

@@ -264,6 +264,23 @@ def modality_shards(corpus_dir: str | Path, modality: str) -> list[Path]:
     return shards
 
 
+def _first_docs(
+    shards: list[Path], tokenizer: Any, max_tokens: int, batch_docs: int = 256
+) -> list[np.ndarray]:
+    """Encoded documents in file order, stopping once `max_tokens` are covered."""
+    docs: list[np.ndarray] = []
+    total, batch = 0, []
+    for text in iter_texts(shards):
+        batch.append(text)
+        if len(batch) < batch_docs:
+            continue
+        docs += encode_docs(tokenizer, batch)
+        total, batch = sum(len(d) for d in docs), []
+        if total >= max_tokens:
+            return docs
+    return docs + (encode_docs(tokenizer, batch) if batch else [])
+
+
 def load_eval_sets(
     corpus_dir: str | Path, tokenizer: Any, max_seq_len: int, max_tokens: int
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -271,8 +288,7 @@ def load_eval_sets(
     root = Path(corpus_dir) / "eval"
     sets = {}
     for folder in sorted(p for p in root.glob("*") if p.is_dir()):
-        shards = sorted(folder.glob("part-*.parquet"))
-        docs = encode_docs(tokenizer, list(iter_texts(shards))) if shards else []
+        docs = _first_docs(sorted(folder.glob("part-*.parquet")), tokenizer, max_tokens)
         if not docs:
             log.warning("evaluation set %s is empty; skipped", folder.name)
             continue

@@ -13,9 +13,8 @@ exists for the same config is not run again.
 """
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from synthrec.configtools import config_hash, to_dict
 from synthrec.errors import SynthrecError
@@ -43,7 +42,6 @@ class TrialResult:
     model_dir: str = ""
     mlflow_run_id: str | None = None
     backend: str = "local"
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def choose_backend(lm: LMConfig) -> str:
