@@ -32,3 +32,16 @@ def ray_local(tmp_path_factory):
     init_ray(RayConfig(num_cpus=2, object_store_memory_bytes=256 * 1024 * 1024), run_dir)
     yield run_dir
     shutdown_ray()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _caches_outside_home(tmp_path_factory):
+    """Keep every cache the tests fill (embeddings, ...) out of the user's home."""
+    cache = tmp_path_factory.mktemp("synthrec-cache")
+    previous = os.environ.get("SYNTHREC_CACHE_HOME")
+    os.environ["SYNTHREC_CACHE_HOME"] = str(cache)
+    yield
+    if previous is None:
+        os.environ.pop("SYNTHREC_CACHE_HOME", None)
+    else:
+        os.environ["SYNTHREC_CACHE_HOME"] = previous

@@ -4,8 +4,8 @@ Each case runs in a fresh subprocess so its peak RSS is its own. Embeddings are
 seeded, clustered unit vectors (1,000 directions plus noise), the shape TF-IDF
 or a sentence model would hand over. Cases:
 
-- rq_kmeans: our default, 3 levels x 256 codes, Lloyd k-means (scikit-learn
-  KMeans, one init);
+- rq_kmeans: 3 levels x 256 codes, Lloyd k-means (scikit-learn KMeans, one
+  init), forced even where the default "auto" would pick MiniBatch;
 - baseline rq_kmeans_minibatch: the same residual scheme on scikit-learn
   MiniBatchKMeans, the usual "fast" choice;
 - rq_vae and sae at 10k items only (their cost is per epoch, linear in items).

@@ -37,7 +37,8 @@ class SidConfig:
     num_levels: int = 3
     codebook_size: int = 256
     kmeans_iters: int = 25
-    kmeans_algorithm: Literal["lloyd", "minibatch"] = "lloyd"
+    # auto: Lloyd up to 200k training items, MiniBatchKMeans above.
+    kmeans_algorithm: Literal["auto", "lloyd", "minibatch"] = "auto"
 
     # RQ-VAE (torch, CPU by default).
     rqvae_latent_dim: int = 32
