@@ -35,8 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="synthrec",
         description="Layered synthetic data and scaling laws for LLM recommenders.",
     )
-    parser.add_argument("--version", action="version", version=f"synthrec {__version__}")
-    parser.add_argument("--log-level", default=None, help="DEBUG, INFO (default), WARNING")
+    parser.add_argument(
+        "--version", action="version", version=f"synthrec {__version__}"
+    )
+    parser.add_argument(
+        "--log-level", default=None, help="DEBUG, INFO (default), WARNING"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMAND_MODULES:
         try:
@@ -62,8 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"synthrec: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("synthrec: interrupted; finished outputs are kept, rerun to resume",
-              file=sys.stderr)
+        print(
+            "synthrec: interrupted; finished outputs are kept, rerun to resume",
+            file=sys.stderr,
+        )
         return 130
     return int(result or 0)
 

@@ -10,7 +10,6 @@ import dataclasses
 import hashlib
 import json
 import types
-
 from pathlib import Path
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
@@ -78,7 +77,9 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: top level must be a mapping, got {type(data).__name__}")
+        raise ConfigError(
+            f"{path}: top level must be a mapping, got {type(data).__name__}"
+        )
     return data
 
 
@@ -120,7 +121,9 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
                 return _convert(arg, value, where)
             except ConfigError as exc:
                 errors.append(str(exc))
-        raise ConfigError(errors[0] if len(errors) == 1 else f"{where}: {value!r} fits none of {hint}")
+        raise ConfigError(
+            errors[0] if len(errors) == 1 else f"{where}: {value!r} fits none of {hint}"
+        )
     if origin is Literal:
         if value not in args:
             choices = ", ".join(repr(a) for a in args)
@@ -171,7 +174,9 @@ def _scalar(hint: Any, value: Any, where: str) -> Any:
         return value
     if isinstance(hint, type) and isinstance(value, hint):
         return value
-    raise ConfigError(f"{where}={value!r} is invalid: expected {getattr(hint, '__name__', hint)}")
+    raise ConfigError(
+        f"{where}={value!r} is invalid: expected {getattr(hint, '__name__', hint)}"
+    )
 
 
 __all__ = [

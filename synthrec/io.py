@@ -24,7 +24,9 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path; on success rename it onto `target`."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
+    )
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -46,7 +48,9 @@ def write_text(target: str | os.PathLike[str], text: str) -> None:
 
 def write_json(target: str | os.PathLike[str], obj: Any) -> None:
     """Write `obj` as indented, key-sorted JSON (stable bytes for equal objects)."""
-    write_text(target, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+    write_text(
+        target, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n"
+    )
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:

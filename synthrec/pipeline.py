@@ -47,7 +47,9 @@ class StageClock:
 
 def _stage_key(cfg: RunConfig, *sections: str) -> str:
     """Hash of the config sections (and seed) that determine a stage's output."""
-    return config_hash({"seed": cfg.seed, **{s: to_dict(getattr(cfg, s)) for s in sections}})
+    return config_hash(
+        {"seed": cfg.seed, **{s: to_dict(getattr(cfg, s)) for s in sections}}
+    )
 
 
 def _is_done(run_dir: Path, stage: str, key: str) -> bool:
@@ -110,9 +112,14 @@ def lm_tokenizer(cfg: RunConfig, run_dir: Path, corpus_dir: Path, sids: Any) -> 
     from synthrec.lm import build_tokenizer
 
     out = run_dir / "tokenizer"
-    key = config_hash({"corpus": _stage_key(cfg, "data", "sids", "synth"),
-                       "tokenizer": cfg.lm.tokenizer, "bpe": cfg.lm.bpe_vocab_size,
-                       "max_vocab": cfg.lm.max_vocab_size})
+    key = config_hash(
+        {
+            "corpus": _stage_key(cfg, "data", "sids", "synth"),
+            "tokenizer": cfg.lm.tokenizer,
+            "bpe": cfg.lm.bpe_vocab_size,
+            "max_vocab": cfg.lm.max_vocab_size,
+        }
+    )
     if not _is_done(run_dir, "tokenizer", key):
         build_tokenizer(
             corpus_dir,
@@ -154,7 +161,11 @@ def sasrec_comparison(
 
 
 def scaling_sweep(
-    cfg: RunConfig, run_dir: Path, corpus_dir: Path, tokenizer_dir: Path, tracker: Tracker
+    cfg: RunConfig,
+    run_dir: Path,
+    corpus_dir: Path,
+    tokenizer_dir: Path,
+    tracker: Tracker,
 ) -> Any:
     from synthrec.raylocal import init_ray
     from synthrec.sweep import run_sweep
@@ -182,25 +193,37 @@ def run_pipeline(cfg: RunConfig, run_dir: str | Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "config.json", to_dict(cfg))
-    log.info("run %s: config hash %s, seed %d, output %s",
-             cfg.name, config_hash(cfg), cfg.seed, run_dir.resolve())
+    log.info(
+        "run %s: config hash %s, seed %d, output %s",
+        cfg.name,
+        config_hash(cfg),
+        cfg.seed,
+        run_dir.resolve(),
+    )
 
     clock = StageClock()
     root = Tracker.from_config(cfg.tracking, run_dir)
     tracker = root.start_run(cfg.name, tags={"synthrec.kind": "pipeline"})
-    tracker.log_params({"config_hash": config_hash(cfg), "seed": cfg.seed,
-                        "dataset": cfg.data.dataset})
+    tracker.log_params(
+        {"config_hash": config_hash(cfg), "seed": cfg.seed, "dataset": cfg.data.dataset}
+    )
     try:
         prepared = clock.timed("data", lambda: prepare_data(cfg, run_dir))
         sids = clock.timed("sids", lambda: semantic_ids(cfg, run_dir, prepared))
         corpus_dir = clock.timed(
-            "synth", lambda: synthetic_corpus(cfg, run_dir, prepared, sids))
+            "synth", lambda: synthetic_corpus(cfg, run_dir, prepared, sids)
+        )
         sasrec = clock.timed(
-            "sasrec", lambda: sasrec_comparison(cfg, run_dir, prepared, corpus_dir, tracker))
+            "sasrec",
+            lambda: sasrec_comparison(cfg, run_dir, prepared, corpus_dir, tracker),
+        )
         tokenizer_dir = clock.timed(
-            "tokenizer", lambda: lm_tokenizer(cfg, run_dir, corpus_dir, sids))
+            "tokenizer", lambda: lm_tokenizer(cfg, run_dir, corpus_dir, sids)
+        )
         curves = clock.timed(
-            "sweep", lambda: scaling_sweep(cfg, run_dir, corpus_dir, tokenizer_dir, tracker))
+            "sweep",
+            lambda: scaling_sweep(cfg, run_dir, corpus_dir, tokenizer_dir, tracker),
+        )
         fits = clock.timed("fit", lambda: scaling_fits(cfg, run_dir, curves, tracker))
     except BaseException:
         tracker.end_run("FAILED")
@@ -218,7 +241,10 @@ def run_pipeline(cfg: RunConfig, run_dir: str | Path) -> dict[str, Any]:
 
 
 def build_summary(
-    cfg: RunConfig, sasrec: dict[str, Any], fits: dict[str, Any], seconds: dict[str, float]
+    cfg: RunConfig,
+    sasrec: dict[str, Any],
+    fits: dict[str, Any],
+    seconds: dict[str, float],
 ) -> dict[str, Any]:
     """The output contract: sasrec.*, fits.<eval_set>.*, timings.<stage>_s."""
     timings = {f"{name}_s": s for name, s in seconds.items()}
@@ -241,29 +267,44 @@ def _headline_fit(fit: dict[str, Any]) -> dict[str, Any]:
 def format_summary(summary: dict[str, Any]) -> str:
     """A short, fixed-width table of the headline numbers."""
     protocol = summary["sasrec"].get("protocol", "full_ranking")
-    lines = [f"SASRec on real held-out interactions (protocol: {protocol})",
-             f"{'metric':<14}{'real':>10}{'synthetic':>12}{'synth/real':>12}"]
-    real, synth = summary["sasrec"].get("real", {}), summary["sasrec"].get("synthetic", {})
+    lines = [
+        f"SASRec on real held-out interactions (protocol: {protocol})",
+        f"{'metric':<14}{'real':>10}{'synthetic':>12}{'synth/real':>12}",
+    ]
+    real, synth = (
+        summary["sasrec"].get("real", {}),
+        summary["sasrec"].get("synthetic", {}),
+    )
     for metric in ("recall@10", "recall@100", "ndcg@10"):
         r, s = real.get(metric), synth.get(metric)
         ratio = f"{s / r:>12.2f}" if r and s is not None else f"{'n/a':>12}"
         lines.append(f"{metric:<14}{_num(r):>10}{_num(s):>12}{ratio}")
 
-    lines += ["", "Scaling fits: L(N, D) = E + A N^-alpha + B D^-beta",
-              f"{'eval set':<18}{'E':>8}{'alpha':>8}{'beta':>8}  per-size alpha (L(D))"]
+    lines += [
+        "",
+        "Scaling fits: L(N, D) = E + A N^-alpha + B D^-beta",
+        f"{'eval set':<18}{'E':>8}{'alpha':>8}{'beta':>8}  per-size alpha (L(D))",
+    ]
     for eval_set, fit in sorted(summary["fits"].items()):
         joint = fit.get("joint") or {}
         per_size = fit.get("per_size") or {}
-        alphas = ", ".join(f"{_short_n(n)}:{_num(v.get('alpha'), 3)}"
-                           for n, v in sorted(per_size.items(), key=lambda kv: float(kv[0])))
+        alphas = ", ".join(
+            f"{_short_n(n)}:{_num(v.get('alpha'), 3)}"
+            for n, v in sorted(per_size.items(), key=lambda kv: float(kv[0]))
+        )
         error = joint.get("error") or fit.get("error")
         note = f"  (joint fit: {error})" if error or not joint else ""
-        lines.append(f"{eval_set:<18}{_num(joint.get('E'), 3):>8}"
-                     f"{_num(joint.get('alpha'), 3):>8}{_num(joint.get('beta'), 3):>8}"
-                     f"  {alphas}{note}")
+        lines.append(
+            f"{eval_set:<18}{_num(joint.get('E'), 3):>8}"
+            f"{_num(joint.get('alpha'), 3):>8}{_num(joint.get('beta'), 3):>8}"
+            f"  {alphas}{note}"
+        )
 
-    lines += ["", "Timings (s): " + ", ".join(
-        f"{k[:-2]} {v:.1f}" for k, v in summary["timings"].items())]
+    lines += [
+        "",
+        "Timings (s): "
+        + ", ".join(f"{k[:-2]} {v:.1f}" for k, v in summary["timings"].items()),
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -15,7 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Stages whose outputs exist for the same config are reused.",
     )
     parser.add_argument("config", help="run config YAML, e.g. sweeps/local.yaml")
-    parser.add_argument("--out", default=None, help="output folder (default: out_dir in the config)")
+    parser.add_argument(
+        "--out", default=None, help="output folder (default: out_dir in the config)"
+    )
     parser.set_defaults(func=_run)
 
 

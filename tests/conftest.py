@@ -29,7 +29,9 @@ def ray_local(tmp_path_factory):
     from synthrec.raylocal import init_ray, shutdown_ray
 
     run_dir = tmp_path_factory.mktemp("ray")
-    init_ray(RayConfig(num_cpus=2, object_store_memory_bytes=256 * 1024 * 1024), run_dir)
+    init_ray(
+        RayConfig(num_cpus=2, object_store_memory_bytes=256 * 1024 * 1024), run_dir
+    )
     yield run_dir
     shutdown_ray()
 

@@ -37,7 +37,9 @@ def test_an_unknown_key_is_rejected_with_its_dotted_path_and_the_valid_keys():
 
 
 def test_a_wrong_type_names_the_field_and_the_expected_type():
-    with pytest.raises(ConfigError, match=r"inner\.size='many' is invalid: expected an integer"):
+    with pytest.raises(
+        ConfigError, match=r"inner\.size='many' is invalid: expected an integer"
+    ):
         from_dict(_Outer, {"inner": {"size": "many"}})
 
 

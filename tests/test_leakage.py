@@ -27,8 +27,12 @@ def planted(tmp_path_factory, movielens_small_dir):
     together = (matrix.T @ matrix).tocsr()
     counts = np.asarray(matrix.sum(axis=0)).ravel()
     candidates = np.flatnonzero(counts >= 3)
-    a, b = next((int(x), int(y)) for x in candidates for y in candidates
-                if x < y and together[x, y] == 0)
+    a, b = next(
+        (int(x), int(y))
+        for x in candidates
+        for y in candidates
+        if x < y and together[x, y] == 0
+    )
 
     # Plant them as user 0's valid and test items.
     frame = prepared.interactions
@@ -43,15 +47,17 @@ def planted(tmp_path_factory, movielens_small_dir):
 def test_the_planted_pair_is_absent_from_the_item_graph(planted):
     prepared, a, b = planted
     synth = SynthConfig()
-    graph = build_item_graph(training_sequences(prepared, synth, 0), prepared.n_items,
-                             synth.graph)
-    assert b not in graph.indices[graph.indptr[a]:graph.indptr[a + 1]]
-    assert a not in graph.indices[graph.indptr[b]:graph.indptr[b + 1]]
+    graph = build_item_graph(
+        training_sequences(prepared, synth, 0), prepared.n_items, synth.graph
+    )
+    assert b not in graph.indices[graph.indptr[a] : graph.indptr[a + 1]]
+    assert a not in graph.indices[graph.indptr[b] : graph.indptr[b + 1]]
 
     # The same builder does link them once held-out rows are (wrongly) included.
-    leaky = build_item_graph(prepared.sequences(("train", "valid", "test")),
-                             prepared.n_items, synth.graph)
-    assert b in leaky.indices[leaky.indptr[a]:leaky.indptr[a + 1]]
+    leaky = build_item_graph(
+        prepared.sequences(("train", "valid", "test")), prepared.n_items, synth.graph
+    )
+    assert b in leaky.indices[leaky.indptr[a] : leaky.indptr[a + 1]]
 
 
 def test_the_planted_pair_is_in_no_cf_rule(planted):
@@ -71,8 +77,9 @@ def test_the_planted_pair_is_in_no_cf_rule(planted):
 def test_no_synthetic_walk_steps_between_the_planted_items(planted):
     prepared, a, b = planted
     synth = SynthConfig()
-    graph = build_item_graph(training_sequences(prepared, synth, 0), prepared.n_items,
-                             synth.graph)
+    graph = build_item_graph(
+        training_sequences(prepared, synth, 0), prepared.n_items, synth.graph
+    )
     walks = random_walks(graph, synth.walks, seed=0)
     assert len(walks) > 0
     for walk in walks.to_list():
@@ -84,5 +91,6 @@ def test_semantic_ids_are_fit_only_on_items_seen_in_training(planted):
     prepared, _, _ = planted
     frame = prepared.interactions
     held_out_only = set(frame.loc[frame["split"] != "train", "item_idx"]) - set(
-        frame.loc[frame["split"] == "train", "item_idx"])
+        frame.loc[frame["split"] == "train", "item_idx"]
+    )
     assert held_out_only.isdisjoint(prepared.train_item_idx().tolist())

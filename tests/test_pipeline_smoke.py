@@ -18,8 +18,20 @@ def smoke_run(tmp_path_factory, movielens_small_dir):
     out = tmp_path_factory.mktemp("smoke")
     env = {**os.environ, "SYNTHREC_DATA_HOME": str(data_home())}
     result = subprocess.run(
-        [sys.executable, "-m", "synthrec", "run", "sweeps/smoke.yaml", "--out", str(out)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "synthrec",
+            "run",
+            "sweeps/smoke.yaml",
+            "--out",
+            str(out),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return out, result.stdout
@@ -35,8 +47,12 @@ def _get(summary: dict, path: str):
 def test_the_summary_holds_sasrec_metrics_for_real_and_synthetic_training(smoke_run):
     out, _ = smoke_run
     summary = json.loads((out / "summary.json").read_text())
-    for path in ("sasrec.real.recall@100", "sasrec.synthetic.recall@100",
-                 "sasrec.real.ndcg@10", "sasrec.synthetic.ndcg@10"):
+    for path in (
+        "sasrec.real.recall@100",
+        "sasrec.synthetic.recall@100",
+        "sasrec.real.ndcg@10",
+        "sasrec.synthetic.ndcg@10",
+    ):
         value = _get(summary, path)
         assert 0.0 <= value <= 1.0, path
 
@@ -76,9 +92,10 @@ def test_every_trial_curve_is_in_mlflow_under_one_sweep(smoke_run):
     trial_runs = [r for r in runs if any(k.startswith("eval/") for k in r.data.metrics)]
     assert len(trial_runs) >= 3
     assert all("mlflow.parentRunId" in r.data.tags for r in trial_runs)
-    history = client.get_metric_history(trial_runs[0].info.run_id,
-                                        next(k for k in trial_runs[0].data.metrics
-                                             if k.startswith("eval/")))
+    history = client.get_metric_history(
+        trial_runs[0].info.run_id,
+        next(k for k in trial_runs[0].data.metrics if k.startswith("eval/")),
+    )
     steps = [m.step for m in history]
     assert steps == sorted(steps) and steps[-1] > steps[0]
     assert (out / "fits" / "report.md").is_file()

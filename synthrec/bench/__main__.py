@@ -7,8 +7,11 @@ from synthrec.logs import setup_logging
 
 
 def _names() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules(synthrec.bench.__path__)
-                  if not m.name.startswith("_"))
+    return sorted(
+        m.name
+        for m in pkgutil.iter_modules(synthrec.bench.__path__)
+        if not m.name.startswith("_")
+    )
 
 
 def main(argv: list[str]) -> int:

@@ -85,11 +85,17 @@ class Tracker:
 
     def end_run(self, status: str = "FINISHED") -> None:
         if self.active:
-            self._guard("end run", lambda: self._client.set_terminated(self.run_id, status))
+            self._guard(
+                "end run", lambda: self._client.set_terminated(self.run_id, status)
+            )
 
     @contextmanager
-    def run(self, name: str, parent_run_id: str | None = None,
-            tags: Mapping[str, str] | None = None) -> Iterator["Tracker"]:
+    def run(
+        self,
+        name: str,
+        parent_run_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> Iterator["Tracker"]:
         child = self.start_run(name, parent_run_id, tags)
         try:
             yield child
@@ -106,7 +112,9 @@ class Tracker:
         from mlflow.entities import Param
 
         items = [Param(k, str(v)[:_MAX_PARAM_CHARS]) for k, v in params.items()]
-        self._guard("log params", lambda: self._client.log_batch(self.run_id, params=items))
+        self._guard(
+            "log params", lambda: self._client.log_batch(self.run_id, params=items)
+        )
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         if not self.active or not tags:
@@ -116,7 +124,9 @@ class Tracker:
         items = [RunTag(k, str(v)) for k, v in tags.items()]
         self._guard("set tags", lambda: self._client.log_batch(self.run_id, tags=items))
 
-    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+    def log_metrics(
+        self, metrics: Mapping[str, float], step: int | None = None
+    ) -> None:
         """Log several metrics at one step (for losses, step = tokens seen)."""
         if not self.active or not metrics:
             return
@@ -126,7 +136,9 @@ class Tracker:
 
         now = int(time.time() * 1000)
         items = [Metric(k, float(v), now, int(step or 0)) for k, v in metrics.items()]
-        self._guard("log metrics", lambda: self._client.log_batch(self.run_id, metrics=items))
+        self._guard(
+            "log metrics", lambda: self._client.log_batch(self.run_id, metrics=items)
+        )
 
     def log_metric(self, key: str, value: float, step: int | None = None) -> None:
         self.log_metrics({key: value}, step)
@@ -163,7 +175,11 @@ class Tracker:
             return fn()
         except Exception as exc:  # tracking must never kill work
             if not self._warned:
-                log.warning("MLflow %s failed (%s); continuing without it for this run;"
-                            " numbers are still written locally", what, exc)
+                log.warning(
+                    "MLflow %s failed (%s); continuing without it for this run;"
+                    " numbers are still written locally",
+                    what,
+                    exc,
+                )
                 self._warned = True
             return None
