@@ -1,6 +1,9 @@
-"""The CPT engine under Ray Train: DeepSpeed ZeRO-2 on two CPU workers (gloo),
-one worker killed mid-run, the job resumed from its last checkpoint."""
+"""The CPT engine under Ray Train: training shards read through Ray Data
+iterators, and DeepSpeed ZeRO-2 on two CPU workers (gloo), one worker killed
+mid-run, the job resumed from its last checkpoint."""
 
+import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from synthrec.configtools import from_dict
@@ -23,6 +26,43 @@ def trial_config(corpus, tokenizer_dir, out_dir, **lm_overrides) -> TrialConfig:
         "corpus_dir": str(corpus), "tokenizer_dir": str(tokenizer_dir),
         "out_dir": str(out_dir), "tracking": {"enabled": False},
     })  # fmt: skip
+
+
+@pytest.mark.slow  # 25-50 s here with the Ray start (machine load)
+@pytest.mark.integration
+def test_ray_data_iterators_feed_the_sampler_the_same_batches_as_the_files(
+    ray_local, tmp_path
+):
+    from synthrec.lm import load_tokenizer
+    from synthrec.lm.data import (
+        MixtureSampler,
+        RayDataShards,
+        modality_shards,
+        ray_dataset_name,
+        ray_train_datasets,
+    )
+
+    corpus = write_corpus(tmp_path / "corpus")
+    build_tokenizer(corpus, SID_TOKENS, tmp_path / "tokenizer")
+    tok = load_tokenizer(tmp_path / "tokenizer")
+    datasets, _ = ray_train_datasets(corpus, MIXTURE)
+    # What Ray Train hands each worker for an unsplit dataset: ds.iterator().
+    source = RayDataShards(
+        {m: datasets[ray_dataset_name(m)].iterator() for m in sorted(MIXTURE)}
+    )
+
+    from_files = MixtureSampler(corpus, MIXTURE, tok, 32, seed=5)
+    from_ray = MixtureSampler(corpus, MIXTURE, tok, 32, seed=5, source=source)
+    for _ in range(150):  # into every modality's second epoch
+        ids, names = from_files.next_batch(8)
+        ray_ids, ray_names = from_ray.next_batch(8)
+        assert np.array_equal(ids, ray_ids) and names == ray_names
+    assert from_ray.tokens_by_modality() == from_files.tokens_by_modality()
+    assert all(s["epoch"] >= 1 for s in from_ray.state_dict()["streams"].values())
+    assert source.rows_read == {  # every row of every shard, read once
+        m: sum(pq.read_metadata(p).num_rows for p in modality_shards(corpus, m))
+        for m in MIXTURE
+    }
 
 
 @pytest.mark.slow
@@ -49,6 +89,12 @@ def test_deepspeed_zero2_on_two_workers_survives_a_killed_worker_and_resumes(
 
     assert (tmp_path / "ray" / ".fault_injected").is_file()
     assert resumed.backend == "ray_train"
+    assert resumed.stats["data_source"] == "ray.train.get_dataset_shard"
+    assert reference.stats["data_source"] == "local_files"
+    by_modality = resumed.stats["tokens_by_modality"]
+    assert by_modality == reference.stats["tokens_by_modality"]
+    for m, share in MIXTURE.items():  # within one 32-token sequence
+        assert abs(by_modality[m] - share * 4096) <= 32
     assert resumed.stats["world_size"] == 2
     assert resumed.stats["resumed_from_steps"] == [8]
     assert resumed.stats["tokens"] == reference.stats["tokens"] == 4096

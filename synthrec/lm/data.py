@@ -15,6 +15,12 @@ depend on the number of workers.
 The position of every stream and the counts are plain integers
 (`MixtureSampler.state_dict`), saved in checkpoints so a resumed run continues
 with exactly the data it would have seen.
+
+Where a shard's texts come from is a `ShardSource`: `LocalShards` reads the
+Parquet file (local backend); `RayDataShards` reads the rows of Ray Data
+iterators (`ray.train.get_dataset_shard`, Ray Train backend) built in the
+driver by `ray_train_datasets`. Both give each shard's texts in file order, so
+the packing and mixture code above them, and the data of a run, are the same.
 """
 
 import json
@@ -22,7 +28,7 @@ import logging
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -103,8 +109,122 @@ def _is_word_level(tokenizer: Any) -> bool:
     return spec["model"]["type"] == "WordLevel" and PRETOKEN_PATTERN in patterns
 
 
-def _shard_texts(shard: Path) -> list[str]:
-    return list(iter_texts([shard]))
+# -- where shard texts come from ----------------------------------------------------
+
+
+class ShardSource(Protocol):
+    """The `text` column of one training shard, in file order."""
+
+    name: str
+
+    def texts(self, modality: str, shard: Path) -> list[str]: ...
+
+
+class LocalShards:
+    """Reads each shard's Parquet file directly (the local backend)."""
+
+    name = "local_files"
+
+    def texts(self, modality: str, shard: Path) -> list[str]:
+        return list(iter_texts([shard]))
+
+
+RAY_DATASET_PREFIX = "train_"
+
+
+def ray_dataset_name(modality: str) -> str:
+    return f"{RAY_DATASET_PREFIX}{modality}"
+
+
+class RayDataShards:
+    """Shard texts read through Ray Data iterators, one per modality.
+
+    Every worker gets the whole dataset of each modality (not a split of it,
+    see `ray_train_datasets`); the first time a modality is needed its
+    iterator is read once, in order, into per-shard text lists (keyed by file
+    name), which later epochs reuse. Rows read are counted per modality.
+    """
+
+    name = "ray.train.get_dataset_shard"
+
+    def __init__(self, iterators: dict[str, Any]):
+        self.iterators = iterators
+        self.rows_read: dict[str, int] = {}
+        self._by_shard: dict[str, dict[str, list[str]]] = {}
+
+    @classmethod
+    def from_train_context(cls, modalities: list[str]) -> "RayDataShards":
+        """This Ray Train worker's dataset iterators for `modalities`."""
+        import ray.train
+
+        iterators = {}
+        for m in modalities:
+            it = ray.train.get_dataset_shard(ray_dataset_name(m))
+            if it is None:
+                raise SynthrecError(
+                    f"no Ray Data dataset {ray_dataset_name(m)!r} was passed to "
+                    "the TorchTrainer; build them with ray_train_datasets"
+                )
+            iterators[m] = it
+        return cls(iterators)
+
+    def texts(self, modality: str, shard: Path) -> list[str]:
+        if modality not in self._by_shard:
+            self._by_shard[modality] = self._read(modality)
+        texts = self._by_shard[modality].get(shard.name)
+        if texts is None:
+            raise SynthrecError(
+                f"{shard}: not in the Ray Data dataset of modality {modality!r}"
+            )
+        return texts
+
+    def _read(self, modality: str) -> dict[str, list[str]]:
+        by_shard: dict[str, list[str]] = {}
+        for batch in self.iterators[modality].iter_batches(
+            batch_size=None, batch_format="pyarrow"
+        ):
+            paths = batch.column("path").to_pylist()
+            for path, text in zip(paths, batch.column("text").to_pylist(), strict=True):
+                by_shard.setdefault(Path(path).name, []).append(text)
+        self.rows_read[modality] = sum(len(t) for t in by_shard.values())
+        log.info(
+            "modality %s: %d documents in %d shards read through Ray Data",
+            modality,
+            self.rows_read[modality],
+            len(by_shard),
+        )
+        return by_shard
+
+
+def ray_train_datasets(
+    corpus_dir: str | Path, mixture: dict[str, float]
+) -> tuple[dict[str, Any], Any]:
+    """Ray Data datasets of the training shards and the TorchTrainer's DataConfig.
+
+    One dataset per modality with a positive weight (`text` and the file
+    `path`), materialised here in the driver in file order, so reading them
+    in the workers runs no Ray Data tasks (on a small CPU cluster the training
+    workers hold every CPU). No dataset is split: every worker reads all rows
+    in file order, so the global batch order, the data position in
+    checkpoints and the losses are exactly those of the local backend.
+    """
+    import ray.data
+    import ray.train
+
+    datasets = {}
+    for m in sorted(k for k, w in mixture.items() if w > 0):
+        ds = ray.data.read_parquet(
+            [str(p) for p in modality_shards(corpus_dir, m)],
+            columns=["text"],
+            include_paths=True,
+        )
+        ds.context.execution_options.preserve_order = True
+        datasets[ray_dataset_name(m)] = ds.materialize()
+
+    return datasets, ray.train.DataConfig(
+        datasets_to_split=[],
+        execution_options=ray.data.ExecutionOptions(preserve_order=True),
+    )
 
 
 # -- one modality ------------------------------------------------------------------
@@ -124,6 +244,7 @@ class ModalityStream:
         shards: list[Path],
         tokenizer: Any,
         seed: int,
+        source: ShardSource | None = None,
         block_docs: int = 512,
     ):
         if not shards:
@@ -134,6 +255,7 @@ class ModalityStream:
             tokenizer,
             seed,
         )
+        self.source = source or LocalShards()
         self.block_docs = block_docs
         self.epoch, self.shard_pos, self.block, self.offset = 0, 0, 0, 0
         self._shard: tuple[int, list[str], dict[int, np.ndarray]] | None = None
@@ -182,7 +304,7 @@ class ModalityStream:
         # Shard order and document order are both reshuffled every epoch.
         shard_idx = int(self._rng().permutation(len(self.shards))[self.shard_pos])
         if self._shard is None or self._shard[0] != shard_idx:
-            texts = _shard_texts(self.shards[shard_idx])
+            texts = self.source.texts(self.name, self.shards[shard_idx])
             if not texts:
                 raise SynthrecError(f"{self.shards[shard_idx]}: shard has no rows")
             self._shard = (shard_idx, texts, {})
@@ -211,7 +333,10 @@ class ModalityStream:
 
 
 class MixtureSampler:
-    """Global batches of packed sequences drawn by mixture weight, resumable."""
+    """Global batches of packed sequences drawn by mixture weight, resumable.
+
+    `source` says where shard texts come from (default: the Parquet files).
+    """
 
     def __init__(
         self,
@@ -220,12 +345,16 @@ class MixtureSampler:
         tokenizer: Any,
         max_seq_len: int,
         seed: int,
+        source: ShardSource | None = None,
     ):
         self.max_seq_len = max_seq_len
         self.weights = {m: w for m, w in mixture.items() if w > 0}
         self.counts = {m: 0 for m in self.weights}
+        self.source = source or LocalShards()
         self.streams = {
-            m: ModalityStream(m, modality_shards(corpus_dir, m), tokenizer, seed)
+            m: ModalityStream(
+                m, modality_shards(corpus_dir, m), tokenizer, seed, self.source
+            )
             for m in sorted(self.weights)
         }
 

@@ -31,7 +31,13 @@ from synthrec.configtools import config_hash, from_dict, to_dict
 from synthrec.errors import SynthrecError
 from synthrec.io import write_json, write_parquet
 from synthrec.lm.config import TrialConfig
-from synthrec.lm.data import IGNORE_INDEX, MixtureSampler, load_eval_sets
+from synthrec.lm.data import (
+    IGNORE_INDEX,
+    MixtureSampler,
+    RayDataShards,
+    ShardSource,
+    load_eval_sets,
+)
 from synthrec.lm.engine import Engine, make_engine
 from synthrec.lm.model import build_model, model_shape, model_stats
 from synthrec.lm.schedule import cooldown_lr, decay_steps_of, lr_at
@@ -141,12 +147,20 @@ class CptLoop:
                 f"Qwen3 shape gives {self.stats['num_params']}: not a Qwen3 model?"
             )
         self.engine: Engine = make_engine(model, self.lm, env.world_size, env.device)
+        # Under Ray Train the shards arrive through Ray Data iterators; the
+        # packing, mixture and data order are the same as the local backend's.
+        source: ShardSource | None = None
+        if env.under_ray:
+            source = RayDataShards.from_train_context(
+                sorted(m for m, w in trial.mixture.items() if w > 0)
+            )
         self.sampler = MixtureSampler(
             trial.corpus_dir,
             trial.mixture,
             self.tokenizer,
             self.lm.max_seq_len,
             trial.seed,
+            source,
         )
         self.eval_sets = load_eval_sets(
             trial.corpus_dir,
@@ -546,6 +560,7 @@ class CptLoop:
             **self.stats,
             "tokens": self.tokens_seen,
             "tokens_by_modality": self.sampler.tokens_by_modality(),
+            "data_source": self.sampler.source.name,
             "steps": st.step,
             "wall_s": wall_s,
             "train_s": st.train_s,

@@ -4,7 +4,9 @@ Both backends call the same per-worker function (`train_loop_per_worker`)
 with the trial as plain data. "local" runs it here with world size 1 (a
 nested Ray Train job costs ~20 s per trial on a 2-core machine); "ray_train"
 runs it under a `TorchTrainer` with `lm.num_workers` workers (DDP or DeepSpeed,
-gloo on CPU), checkpoints through Ray Train and restarts after failures.
+gloo on CPU), with the training shards as Ray Data datasets that the workers
+read through `ray.train.get_dataset_shard`, checkpoints through Ray Train and
+restarts after failures.
 "auto" picks local for CPU single-worker DDP trials and logs the choice.
 
 Rank 0 writes `result.json`, `curve.parquet` and `model/` into `trial.out_dir`;
@@ -20,6 +22,7 @@ from synthrec.configtools import config_hash, to_dict
 from synthrec.errors import SynthrecError
 from synthrec.io import read_json
 from synthrec.lm.config import LMConfig, TrialConfig
+from synthrec.lm.data import ray_train_datasets
 from synthrec.lm.train import (
     MODEL_DIR,
     RESULT_FILE,
@@ -142,9 +145,12 @@ def _run_ray_train(trial: TrialConfig) -> None:
     from ray.train.torch import TorchConfig, TorchTrainer
 
     lm = trial.lm
+    datasets, data_config = ray_train_datasets(trial.corpus_dir, trial.mixture)
     trainer = TorchTrainer(
         ray_train_entry,
         train_loop_config=to_dict(trial),
+        datasets=datasets,
+        dataset_config=data_config,
         torch_config=TorchConfig(backend="nccl" if lm.use_gpu else "gloo"),
         scaling_config=ray.train.ScalingConfig(
             num_workers=lm.num_workers,
