@@ -282,8 +282,10 @@ def format_summary(summary: dict[str, Any]) -> str:
 
     lines += [
         "",
-        "Scaling fits: L(N, D) = E + A N^-alpha + B D^-beta",
-        f"{'eval set':<18}{'E':>8}{'alpha':>8}{'beta':>8}  per-size alpha (L(D))",
+        "Scaling fits: L(N, D) = E + A N^-alpha + B D^-beta; held-out = mean abs."
+        " relative error predicting the largest N / largest D from the rest",
+        f"{'eval set':<18}{'E':>8}{'alpha':>8}{'beta':>8}{'held-out N':>12}"
+        f"{'held-out D':>12}  per-size alpha of L(D)",
     ]
     for eval_set, fit in sorted(summary["fits"].items()):
         joint = fit.get("joint") or {}
@@ -294,10 +296,15 @@ def format_summary(summary: dict[str, Any]) -> str:
         )
         error = joint.get("error") or fit.get("error")
         note = f"  (joint fit: {error})" if error or not joint else ""
+        holdout = fit.get("holdout") or {}
+        held_n, held_d = (
+            _pct((holdout.get(k) or {}).get("mean_abs_rel_error"))
+            for k in ("largest_n", "largest_d")
+        )
         lines.append(
             f"{eval_set:<18}{_num(joint.get('E'), 3):>8}"
             f"{_num(joint.get('alpha'), 3):>8}{_num(joint.get('beta'), 3):>8}"
-            f"  {alphas}{note}"
+            f"{held_n:>12}{held_d:>12}  {alphas}{note}"
         )
 
     lines += [
@@ -312,6 +319,11 @@ def _num(value: Any, digits: int = 4) -> str:
     if value is None or not isinstance(value, (int, float)):
         return "-"
     return f"{value:.{digits}f}"
+
+
+def _pct(value: Any) -> str:
+    """A held-out relative error as a percentage ('-' when it was not run)."""
+    return f"{100 * value:.2f}%" if isinstance(value, (int, float)) else "-"
 
 
 def _short_n(n: str) -> str:
