@@ -77,12 +77,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _prepared(cfg: Any, data_dir: Path) -> Any:
-    from synthrec.datasets import load_prepared, prepare_dataset
-    from synthrec.datasets.prepared import MANIFEST_FILE
+    """The prepared data (the data stage reuses data_dir when its key matches)."""
+    from synthrec.datasets import prepare_dataset
 
-    if (data_dir / MANIFEST_FILE).is_file():
-        log.info("sasrec: reusing prepared data in %s", data_dir)
-        return load_prepared(data_dir)
     return prepare_dataset(cfg.data, data_dir, cfg.seed)
 
 

@@ -7,8 +7,6 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-CORPUS_DIR = "corpus"
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
@@ -26,53 +24,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _generate(args: argparse.Namespace) -> int:
     from synthrec.config import load_config
-    from synthrec.raylocal import init_ray, shutdown_ray
-    from synthrec.synth.corpus import generate_corpus
+    from synthrec.io import read_json
+    from synthrec.pipeline import prepare_data, semantic_ids, synthetic_corpus
+    from synthrec.raylocal import shutdown_ray
+    from synthrec.synth.corpus import MANIFEST_FILE
 
+    # The pipeline's stage functions: each reuses its outputs only when the
+    # config that made them is unchanged.
     cfg = load_config(args.config)
     out = Path(args.out)
-    prepared = _prepared(cfg, out / "data")
-    sids = _semantic_ids(cfg, out / "sids", prepared)
-    init_ray(cfg.ray, out)
+    prepared = prepare_data(cfg, out)
+    sids = semantic_ids(cfg, out, prepared)
     try:
-        manifest = generate_corpus(
-            prepared, sids, cfg.synth, out / CORPUS_DIR, cfg.seed
-        )
+        corpus = synthetic_corpus(cfg, out, prepared, sids)
     finally:
         shutdown_ray()
-    _print_totals(manifest)
-    print(f"corpus: {out / CORPUS_DIR}")
+    _print_totals(read_json(corpus / MANIFEST_FILE))
+    print(f"corpus: {corpus}")
     return 0
-
-
-def _prepared(cfg: Any, data_dir: Path) -> Any:
-    from synthrec.datasets import load_prepared, prepare_dataset
-    from synthrec.datasets.prepared import MANIFEST_FILE
-
-    if (data_dir / MANIFEST_FILE).is_file():
-        log.info("generate: reusing prepared data in %s", data_dir)
-        return load_prepared(data_dir)
-    return prepare_dataset(cfg.data, data_dir, cfg.seed)
-
-
-def _semantic_ids(cfg: Any, sids_dir: Path, prepared: Any) -> Any:
-    from synthrec.sids import fit_semantic_ids
-    from synthrec.sids.semantic_ids import META_FILE, SemanticIds
-    from synthrec.synth.corpus import training_sequences
-
-    if (sids_dir / META_FILE).is_file():
-        log.info("generate: reusing semantic IDs in %s", sids_dir)
-        return SemanticIds.load(sids_dir)
-    sids = fit_semantic_ids(
-        prepared.items,
-        prepared.train_item_idx(),
-        cfg.sids,
-        cfg.seed,
-        # Held-out users stay unseen by the SIDs too (uih_real).
-        train_sequences=training_sequences(prepared, cfg.synth, cfg.seed),
-    )
-    sids.save(sids_dir)
-    return sids
 
 
 def _print_totals(manifest: dict[str, Any]) -> None:
