@@ -20,30 +20,12 @@ from synthrec.sweep.records import (
     write_record,
 )
 from synthrec.sweep.runner import trial_tracking_uri
+from synthrec.sweep.tinycorpus import TINY_MODEL_SIZES
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_SPECS = ["paper-qwen3", "mixture-ablation", "data-ladder"]
 
-TWO_SIZES = [
-    {
-        "name": "a",
-        "hidden_size": 8,
-        "num_layers": 1,
-        "num_heads": 2,
-        "num_kv_heads": 1,
-        "head_dim": 4,
-        "intermediate_size": 16,
-    },
-    {
-        "name": "b",
-        "hidden_size": 16,
-        "num_layers": 2,
-        "num_heads": 2,
-        "num_kv_heads": 1,
-        "head_dim": 8,
-        "intermediate_size": 32,
-    },
-]
+TWO_SIZES = TINY_MODEL_SIZES
 
 
 def _cfg(**sweep) -> RunConfig:

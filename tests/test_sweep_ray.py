@@ -13,38 +13,13 @@ import yaml
 
 from synthrec.config import load_config
 from synthrec.sweep.records import CURVE_COLUMNS
+from synthrec.sweep.tinycorpus import TINY_LM, TINY_MODEL_SIZES
 
 TINY_SPEC = {
     "name": "tiny-sweep",
-    "lm": {
-        "max_seq_len": 16,
-        "batch_size": 4,
-        "warmup_tokens": 64,
-        "first_eval_tokens": 128,
-        "max_eval_tokens_per_set": 64,
-        "log_every_steps": 1000,
-    },
+    "lm": TINY_LM,
     "sweep": {
-        "model_sizes": [
-            {
-                "name": "a",
-                "hidden_size": 8,
-                "num_layers": 1,
-                "num_heads": 2,
-                "num_kv_heads": 1,
-                "head_dim": 4,
-                "intermediate_size": 16,
-            },
-            {
-                "name": "b",
-                "hidden_size": 16,
-                "num_layers": 2,
-                "num_heads": 2,
-                "num_kv_heads": 1,
-                "head_dim": 8,
-                "intermediate_size": 32,
-            },
-        ],
+        "model_sizes": TINY_MODEL_SIZES,
         "token_budgets": [256, 512],
         "max_concurrent_trials": 1,
     },

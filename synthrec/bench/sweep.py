@@ -19,37 +19,12 @@ from pathlib import Path
 
 from synthrec.config import RayConfig, RunConfig
 from synthrec.configtools import from_dict
+from synthrec.sweep.tinycorpus import TINY_LM, TINY_MODEL_SIZES
 
 log = logging.getLogger(__name__)
 
-_SIZES = [
-    {
-        "name": "a",
-        "hidden_size": 8,
-        "num_layers": 1,
-        "num_heads": 2,
-        "num_kv_heads": 1,
-        "head_dim": 4,
-        "intermediate_size": 16,
-    },
-    {
-        "name": "b",
-        "hidden_size": 16,
-        "num_layers": 2,
-        "num_heads": 2,
-        "num_kv_heads": 1,
-        "head_dim": 8,
-        "intermediate_size": 32,
-    },
-]
-_LM = {
-    "max_seq_len": 16,
-    "batch_size": 4,
-    "warmup_tokens": 64,
-    "first_eval_tokens": 128,
-    "max_eval_tokens_per_set": 64,
-    "log_every_steps": 1000,
-}
+_SIZES = TINY_MODEL_SIZES
+_LM = TINY_LM
 
 
 def _config(trials_per_size: int, concurrency: int) -> RunConfig:
