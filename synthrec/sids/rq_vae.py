@@ -16,7 +16,12 @@ import numpy as np
 from synthrec.sids.base import Encoded, level_offsets
 from synthrec.sids.config import SidConfig
 from synthrec.sids.rq_kmeans import kmeans_centres
-from synthrec.sids.torchutil import batches, device_of, seeded_torch
+from synthrec.sids.torchutil import (
+    batches,
+    device_of,
+    encode_in_chunks,
+    seeded_torch,
+)
 
 log = logging.getLogger(__name__)
 
@@ -174,19 +179,13 @@ def train_rq_vae(x_train: np.ndarray, cfg: SidConfig, seed: int):
 
 def encode_rq_vae(model, x_all: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Local codes (n, L) and reconstructions (n, D) of every row."""
-    import torch
-
     device = next(model.parameters()).device
-    codes, recons = [], []
-    with torch.no_grad():
-        for start in range(0, len(x_all), _ENCODE_ROWS):
-            batch = torch.from_numpy(
-                np.ascontiguousarray(x_all[start : start + _ENCODE_ROWS])
-            ).to(device)
-            c, quantised, *_ = model.quantise(model.encoder(batch))
-            codes.append(c.cpu().numpy())
-            recons.append(model.decoder(quantised).cpu().numpy())
-    return np.concatenate(codes).astype(np.int64), np.concatenate(recons)
+
+    def encode(batch):
+        c, quantised, *_ = model.quantise(model.encoder(batch.to(device)))
+        return c.cpu().numpy(), model.decoder(quantised).cpu().numpy()
+
+    return encode_in_chunks(encode, x_all, _ENCODE_ROWS)
 
 
 def rq_vae_tokenise(

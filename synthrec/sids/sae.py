@@ -20,7 +20,12 @@ import numpy as np
 
 from synthrec.sids.base import Encoded
 from synthrec.sids.config import SidConfig
-from synthrec.sids.torchutil import batches, device_of, seeded_torch
+from synthrec.sids.torchutil import (
+    batches,
+    device_of,
+    encode_in_chunks,
+    seeded_torch,
+)
 
 log = logging.getLogger(__name__)
 
@@ -149,19 +154,14 @@ def order_features(values: np.ndarray, features: np.ndarray) -> np.ndarray:
 
 def encode_sae(model, x_all: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Feature codes (n, k) and reconstructions (n, D) of every row."""
-    import torch
-
     device = next(model.parameters()).device
-    codes, recons = [], []
-    with torch.no_grad():
-        for start in range(0, len(x_all), _ENCODE_ROWS):
-            batch = torch.from_numpy(
-                np.ascontiguousarray(x_all[start : start + _ENCODE_ROWS])
-            ).to(device)
-            values, features = model.select(batch)
-            recons.append(model.decode(values, features).cpu().numpy())
-            codes.append(order_features(values.cpu().numpy(), features.cpu().numpy()))
-    return np.concatenate(codes).astype(np.int64), np.concatenate(recons)
+
+    def encode(batch):
+        values, features = model.select(batch.to(device))
+        recon = model.decode(values, features).cpu().numpy()
+        return order_features(values.cpu().numpy(), features.cpu().numpy()), recon
+
+    return encode_in_chunks(encode, x_all, _ENCODE_ROWS)
 
 
 def sae_tokenise(

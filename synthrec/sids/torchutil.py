@@ -44,3 +44,24 @@ def device_of(name: str):
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise SynthrecError(f"sids.device={name!r} but no CUDA GPU is visible; use cpu")
     return torch.device(name)
+
+
+def encode_in_chunks(encode, x_all: np.ndarray, rows_per_chunk: int):
+    """Run `encode(batch) -> (codes, reconstructions)` over row chunks, no grad.
+
+    `encode` takes a float tensor on the model's device and returns numpy
+    arrays; the chunks are concatenated into (n, ...) int64 codes and
+    (n, D) reconstructions.
+    """
+    import torch
+
+    codes, recons = [], []
+    with torch.no_grad():
+        for start in range(0, len(x_all), rows_per_chunk):
+            batch = torch.from_numpy(
+                np.ascontiguousarray(x_all[start : start + rows_per_chunk])
+            )
+            c, r = encode(batch)
+            codes.append(c)
+            recons.append(r)
+    return np.concatenate(codes).astype(np.int64), np.concatenate(recons)
