@@ -54,8 +54,13 @@ def write_json(target: str | os.PathLike[str], obj: Any) -> None:
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
+    from synthrec.errors import SynthrecError
+
     with open(path, encoding="utf-8") as f:
-        return json.load(f)
+        try:
+            return json.load(f)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise SynthrecError(f"{path}: not valid JSON ({exc})") from None
 
 
 def write_parquet(target: str | os.PathLike[str], frame: pd.DataFrame) -> None:

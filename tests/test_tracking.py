@@ -44,3 +44,22 @@ def test_a_disabled_tracker_records_nothing_and_raises_nothing():
     tracker.log_metric("x", 1.0, step=3)
     tracker.end_run()
     assert not tracker.active
+
+
+def test_artifacts_land_beside_the_database_not_in_the_working_directory(
+    tmp_path, monkeypatch
+):
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    run_dir = tmp_path / "run"
+    note = tmp_path / "note.txt"
+    note.write_text("hello")
+
+    tracker = Tracker.from_config(TrackingConfig(), run_dir).start_run("r")
+    tracker.log_artifact(note)
+    tracker.end_run()
+
+    assert (run_dir / "mlartifacts").is_dir()
+    assert list((run_dir / "mlartifacts").rglob("note.txt"))
+    assert not (elsewhere / "mlruns").exists()

@@ -2,6 +2,7 @@
 
 import argparse
 import logging
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -99,6 +100,12 @@ def run_fit(args: argparse.Namespace) -> int:
         from synthrec.tracking import Tracker
 
         print(f"wrote {write_report(fit, curves, out_dir, Tracker.disabled())}")
+    if not any("alpha" in (entry.get("joint") or {}) for entry in fit.values()):
+        print(
+            "synthrec: error: no evaluation set could be fitted (reasons above)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -209,18 +216,26 @@ def run_plan(args: argparse.Namespace) -> int:
         )
     print(f"compute-optimal allocation at C = {args.budget_flops:.3g} FLOPs")
     print(f"{'eval set':<18}{'N_opt':>30}{'D_opt':>30}{'loss':>26}")
+    planned = 0
     for name in names:
         try:
             plan = compute_optimal(fit[name], args.budget_flops)
         except SynthrecError as exc:  # one eval set without a joint fit
             print(f"{name:<18}  not planned: {exc}")
             continue
+        planned += 1
         ci = plan.get("ci", {})
         cells = [_plan_cell(plan[k], ci.get(k)) for k in ("N", "D", "loss")]
         reach = _reach(plan, fit[name])
         print(f"{name:<18}{cells[0]:>30}{cells[1]:>30}{cells[2]:>26}{reach}")
     source = next((fit[n].get("compute", {}).get("source") for n in names), None)
     print(f"FLOPs relation: {source or 'assumed C = 6 N D'}")
+    if not planned:
+        print(
+            "synthrec: error: no evaluation set has a joint fit to plan from",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

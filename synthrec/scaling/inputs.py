@@ -32,13 +32,16 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise SynthrecError(f"curves table not found: {path}")
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return pd.read_csv(path)
-    if suffix in (".parquet", ".pq"):
+    if suffix not in (".csv", ".parquet", ".pq"):
+        raise SynthrecError(
+            f"{path}: unknown table format {suffix!r}; use .csv or .parquet"
+        )
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(path)
         return pd.read_parquet(path)
-    raise SynthrecError(
-        f"{path}: unknown table format {suffix!r}; use .csv or .parquet"
-    )
+    except (ValueError, UnicodeDecodeError, OSError) as exc:  # empty, binary, corrupt
+        raise SynthrecError(f"{path}: cannot read the curves table ({exc})") from None
 
 
 def curves_for_run(run_dir: str | Path, experiment: str = "synthrec") -> pd.DataFrame:

@@ -8,7 +8,10 @@ trial, hold `eval/<set>/loss` with step = tokens seen, which the experiment's
 chart view plots against each other (see docs/sweeps.md).
 """
 
+import contextlib
 import logging
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -51,7 +54,8 @@ def ui_command(run_dir: Path, port: int) -> list[str]:
 
 def start_ui(run_dir: Path, port: int) -> subprocess.Popen:
     """Start the UI server as a child process and wait until it answers."""
-    proc = subprocess.Popen(ui_command(run_dir, port))
+    # Its own process group, so stopping it also stops the server's workers.
+    proc = subprocess.Popen(ui_command(run_dir, port), start_new_session=True)
     url = f"http://{LOOPBACK}:{port}/"
     deadline = time.monotonic() + _READY_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -75,17 +79,29 @@ def start_ui(run_dir: Path, port: int) -> subprocess.Popen:
 def stop_ui(proc: subprocess.Popen) -> None:
     """Stop the server this process started (by its own process id)."""
     if proc.poll() is None:
-        proc.terminate()
+        _signal_group(proc, signal.SIGTERM)
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            _signal_group(proc, signal.SIGKILL)
             proc.wait()
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    """Signal the server's process group (its id is the server's own pid)."""
+    with contextlib.suppress(ProcessLookupError):  # already gone
+        os.killpg(proc.pid, sig)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def serve_ui(run_dir: Path, port: int) -> int:
     """Serve until Ctrl-C, printing where the scaling curves are."""
     proc = start_ui(run_dir, port)
+    # `kill PID` stops the server too, as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     url = f"http://{LOOPBACK}:{port}"
     print(f"MLflow UI for {run_dir}: {url}")
     print(

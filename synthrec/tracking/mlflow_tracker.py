@@ -27,6 +27,18 @@ def resolve_tracking_uri(cfg: TrackingConfig, run_dir: str | Path) -> str:
     return f"sqlite:///{db}"
 
 
+def artifact_root(uri: str | None) -> str | None:
+    """Artifacts beside a SQLite database (RUN/mlartifacts), not in ./mlruns.
+
+    MLflow's default puts a new experiment's artifacts under the current
+    working directory; a run folder should hold its own. Servers keep theirs.
+    """
+    prefix = "sqlite:///"
+    if not uri or not uri.startswith(prefix):
+        return None
+    return (Path(uri[len(prefix) :]).parent / "mlartifacts").resolve().as_uri()
+
+
 class Tracker:
     """A thin, failure-tolerant handle on one MLflow run.
 
@@ -163,7 +175,9 @@ class Tracker:
         if exp is not None:
             return exp.experiment_id
         try:
-            return self._client.create_experiment(self.experiment)
+            return self._client.create_experiment(
+                self.experiment, artifact_location=artifact_root(self.uri)
+            )
         except Exception:  # another process created it first
             exp = self._client.get_experiment_by_name(self.experiment)
             if exp is None:
