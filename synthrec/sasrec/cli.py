@@ -16,7 +16,6 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 SASREC_DIR = "sasrec"
-DATA_DIR = "data"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,7 +54,9 @@ def _sasrec(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config, {"sasrec": _overrides(args)})
     out = Path(args.out)
-    prepared = _prepared(cfg, out / DATA_DIR)
+    from synthrec.pipeline import prepare_data
+
+    prepared = prepare_data(cfg, out)
     walks = _walks(cfg, prepared, args.corpus)
     tracker = Tracker.from_config(cfg.tracking, out)
     with tracker.run("sasrec", tags={"synthrec.kind": "sasrec"}) as run:
@@ -74,13 +75,6 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     if args.protocol is not None:
         overrides["protocol"] = args.protocol
     return overrides
-
-
-def _prepared(cfg: Any, data_dir: Path) -> Any:
-    """The prepared data (the data stage reuses data_dir when its key matches)."""
-    from synthrec.datasets import prepare_dataset
-
-    return prepare_dataset(cfg.data, data_dir, cfg.seed)
 
 
 def _walks(cfg: Any, prepared: Any, corpus: str | None) -> list[np.ndarray]:

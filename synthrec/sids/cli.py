@@ -46,7 +46,9 @@ def _fit(args: argparse.Namespace) -> int:
     overrides = {"sids": {"method": args.method}} if args.method else None
     cfg = load_config(args.config, overrides)
     out = Path(args.out)
-    prepared = _prepared(cfg, out / "data")
+    from synthrec.pipeline import prepare_data
+
+    prepared = prepare_data(cfg, out)
 
     sids = fit_semantic_ids(
         prepared.items,
@@ -62,13 +64,6 @@ def _fit(args: argparse.Namespace) -> int:
     print(table)
     print(f"semantic IDs: {sids_dir}")
     return 0
-
-
-def _prepared(cfg: Any, data_dir: Path) -> Any:
-    """The prepared data (the data stage reuses data_dir when its key matches)."""
-    from synthrec.datasets import prepare_dataset
-
-    return prepare_dataset(cfg.data, data_dir, cfg.seed)
 
 
 def _report(args: argparse.Namespace) -> int:
