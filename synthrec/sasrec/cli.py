@@ -49,13 +49,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _sasrec(args: argparse.Namespace) -> int:
     from synthrec.config import load_config
+    from synthrec.pipeline import prepare_data
     from synthrec.sasrec.compare import format_table, run_comparison
     from synthrec.tracking import Tracker
 
     cfg = load_config(args.config, {"sasrec": _overrides(args)})
     out = Path(args.out)
-    from synthrec.pipeline import prepare_data
-
     prepared = prepare_data(cfg, out)
     walks = _walks(cfg, prepared, args.corpus)
     tracker = Tracker.from_config(cfg.tracking, out)

@@ -40,22 +40,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _fit(args: argparse.Namespace) -> int:
     from synthrec.config import load_config
+    from synthrec.pipeline import prepare_data
     from synthrec.sids import fit_semantic_ids
     from synthrec.sids.report import format_table
+    from synthrec.synth import training_sequences
 
     overrides = {"sids": {"method": args.method}} if args.method else None
     cfg = load_config(args.config, overrides)
     out = Path(args.out)
-    from synthrec.pipeline import prepare_data
-
     prepared = prepare_data(cfg, out)
-
     sids = fit_semantic_ids(
         prepared.items,
         prepared.train_item_idx(),
         cfg.sids,
         cfg.seed,
-        train_sequences=prepared.sequences(("train",)),
+        # Users held out for uih_real stay unseen here too, as in `synthrec run`.
+        train_sequences=training_sequences(prepared, cfg.synth, cfg.seed),
     )
     sids_dir = out / "sids"
     sids.save(sids_dir)
